@@ -1,0 +1,152 @@
+"""All settings in one place: environment (``CAMSVC_*``, nested with ``__``) over an optional YAML file.
+
+The YAML file is ``$CAMSVC_CONFIG`` if set, else ``config/camsvc.yaml`` if it exists. Every field has a
+description: ``camsvc check-config`` prints errors with their key path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_FILE = Path("config/camsvc.yaml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProbeSettings(Section):
+    budget_s: float = Field(
+        10.0, gt=0, le=120, description="Hard upper bound on one probe, whatever the camera does"
+    )
+    open_timeout_s: float = Field(
+        5.0, gt=0, description="Limit for opening a stream (TCP + RTSP set-up + analysis)"
+    )
+    read_timeout_s: float = Field(
+        3.0, gt=0, description="Limit for one frame read; a read near it counts as stalled"
+    )
+    window_s: float = Field(1.5, gt=0, description="How long a probe reads frames after the first one")
+    max_frames: int = Field(8, ge=1, le=100, description="Frames read per probe at most")
+    workers: int = Field(
+        2, ge=1, le=32, description="Probe worker processes (isolation from decoder crashes)"
+    )
+    threads_per_worker: int = Field(16, ge=1, le=128, description="Concurrent probes per worker process")
+    rtsp_transport: str = Field("tcp", description="RTSP lower transport: tcp or udp")
+
+
+class CheckSettings(Section):
+    interval_s: float = Field(60.0, gt=0, description="Default check interval per camera")
+    retry_interval_s: float = Field(10.0, gt=0, description="Interval while a failure awaits confirmation")
+    jitter_fraction: float = Field(
+        0.2, ge=0, le=1, description="Spread first checks over this fraction of the interval"
+    )
+    fail_threshold: int = Field(2, ge=1, description="Consecutive failed checks before a camera is down")
+    recover_threshold: int = Field(1, ge=1, description="Consecutive good checks before a camera is up again")
+    degrade_threshold: int = Field(
+        2, ge=1, description="Consecutive checks with a picture fault before degraded"
+    )
+    retention_days: int = Field(30, ge=1, description="Keep check rows this many days")
+
+
+class AlertSettings(Section):
+    group_wait_s: float = Field(
+        30.0, ge=0, description="Wait this long to group failures of one hamlet/upstream"
+    )
+    reminder_interval_s: float = Field(4 * 3600, gt=0, description="Remind while an incident stays open")
+    escalate_after_s: float = Field(
+        3600, gt=0, description="Escalate when nobody acknowledges within this time"
+    )
+    dispatch_interval_s: float = Field(2.0, gt=0, description="How often the outbox is polled")
+    max_attempts: int = Field(50, ge=1, description="Attempts per message before it is marked failed")
+    backoff_max_s: float = Field(300.0, gt=0, description="Longest wait between two attempts")
+    signing_key: str = Field("", description="Key for signed acknowledge links (generated if empty)")
+
+
+class SimulatorSettings(Section):
+    host: str = Field("127.0.0.1", description="Address the simulator serves on")
+    rtsp_port: int = Field(8554, description="Internal GStreamer RTSP server port")
+    base_port: int = Field(20000, description="First per-camera port")
+    control_port: int = Field(8560, description="Simulator control API port")
+    roadside: int = Field(40, ge=0, description="Roadside cameras in the simulated fleet")
+    household: int = Field(200, ge=0, description="Household cameras in the simulated fleet")
+    cache_dir: Path = Field(Path.home() / ".cache" / "camsvc", description="Encoded footage cache")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAMSVC_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Database, thumbnails, clips")
+    database_url: str = Field("", description="SQLAlchemy URL; default SQLite file in data_dir")
+    host: str = Field("127.0.0.1", description="HTTP bind address")
+    port: int = Field(8080, description="HTTP port")
+    public_url: str = Field("", description="Dashboard address used in alert links")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Zone times are shown in (stored in UTC)")
+    default_language: str = Field("vi", description="Dashboard and message language: vi or en")
+    tile_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", description="Map tile URL template"
+    )
+    run_scheduler: bool = Field(True, description="Run checks in this process (disable on extra API workers)")
+    log_level: str = Field("INFO", description="Logging level")
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)  # type: ignore[arg-type]
+    checks: CheckSettings = Field(default_factory=CheckSettings)  # type: ignore[arg-type]
+    alerts: AlertSettings = Field(default_factory=AlertSettings)  # type: ignore[arg-type]
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)  # type: ignore[arg-type]
+
+    @field_validator("default_language")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        if v not in ("vi", "en"):
+            raise ValueError("must be 'vi' or 'en'")
+        return v
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'camsvc.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_file()
+        if path is None:
+            return {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: top level must be a mapping")
+        return data
+
+
+def config_file() -> Path | None:
+    env = os.environ.get("CAMSVC_CONFIG")
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

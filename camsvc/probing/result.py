@@ -1,0 +1,65 @@
+"""What a probe returns. Plain data, no I/O: shared by the prober, the scheduler, the CLI and the API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorClass(StrEnum):
+    """Why a probe failed, in classes a technician can act on."""
+
+    REFUSED = "refused"  # nothing listens: camera off, port closed, power cut
+    TIMEOUT = "timeout"  # no answer in time: no route, hung device
+    AUTH = "auth"  # wrong username/password
+    NOT_FOUND = "not_found"  # wrong path / channel
+    NO_VIDEO = "no_video"  # connected, but no video stream in it
+    STALLED = "stalled"  # stream started, then stopped delivering frames, connection open
+    ENDED = "ended"  # server ended the stream
+    DECODE_ERROR = "decode_error"  # bytes arrived but frames do not decode (or the decoder crashed)
+    INVALID_URL = "invalid_url"  # not rtsp/rtsps/http/https, or malformed
+
+
+class StreamKind(StrEnum):
+    RTSP = "rtsp"
+    MJPEG = "mjpeg"
+    SNAPSHOT = "snapshot"
+
+
+@dataclass
+class ProbeResult:
+    """Outcome of one probe. ``url`` is always the redacted URL."""
+
+    url: str
+    ok: bool
+    reachable: bool = False
+    opened: bool = False
+    frames_decoded: int = 0
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None  # measured from frame arrival times, never CAP_PROP_FPS
+    open_ms: float | None = None
+    first_frame_ms: float | None = None
+    total_ms: float = 0.0
+    error: ErrorClass | None = None
+    detail: str | None = None  # redacted, human-readable
+    stream_kind: StreamKind | None = None
+    started_at: float | None = None  # unix time (UTC) the probe started
+    # Picture analysis (issue 4): per-check metrics and faults found; filled by the analysis step.
+    metrics: dict[str, float] = field(default_factory=dict)
+    faults: list[str] = field(default_factory=list)
+    # Small JPEG of the last frame decoded (for thumbnails); not serialised to JSON.
+    thumbnail_jpeg: bytes | None = field(default=None, repr=False)
+    # Downscaled frames (BGR uint8 numpy arrays, at most 640 px wide) and their arrival times (s, monotonic
+    # relative to the first frame) for picture analysis; not serialised to JSON.
+    frames: list[Any] = field(default_factory=list, repr=False)
+    frame_times: list[float] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("thumbnail_jpeg", "frames", "frame_times"):
+            d.pop(k, None)
+        d["error"] = self.error.value if self.error else None
+        d["stream_kind"] = self.stream_kind.value if self.stream_kind else None
+        return d
