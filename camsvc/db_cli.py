@@ -1,0 +1,31 @@
+"""``camsvc db``: schema upgrades and new migrations."""
+
+from __future__ import annotations
+
+import click
+
+from camsvc.config import load_settings
+from camsvc.db import alembic_config, make_engine, upgrade
+
+
+@click.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the database to the newest schema (the service also does this at start)."""
+    settings = load_settings()
+    upgrade(make_engine(settings.db_url))
+    click.echo("schema up to date")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration changes")
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (developers)."""
+    from alembic import command
+
+    settings = load_settings()
+    command.revision(alembic_config(settings.db_url), message=message, autogenerate=True)

@@ -1,0 +1,264 @@
+"""Tables and their API schemas, in one place.
+
+Conventions: every time is timezone-aware UTC in Python and stored as naive UTC (``UTCDateTime``); the
+dashboard and messages convert to Asia/Ho_Chi_Minh. Secrets live in ``CameraSecret`` only, which no public
+schema includes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import field_validator
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores naive UTC, returns aware UTC; refuses naive input (a naive time is a bug)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class CameraKind(StrEnum):
+    ROADSIDE = "roadside"
+    HOUSEHOLD = "household"
+
+
+class HealthState(StrEnum):
+    UNKNOWN = "unknown"
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    MAINTENANCE = "maintenance"
+
+
+# ---------------------------------------------------------------------------------------------- cameras
+class CameraBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: CameraKind
+    hamlet: str = Field(default="", max_length=100, index=True)
+    address: str = Field(default="", max_length=300)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    owner_name: str = Field(default="", max_length=200)
+    owner_phone: str = Field(default="", max_length=50)
+    vendor: str = Field(default="", max_length=100)
+    model: str = Field(default="", max_length=100)
+    main_url: str = Field(default="", max_length=1000)
+    sub_url: str = Field(default="", max_length=1000)
+    snapshot_url: str = Field(default="", max_length=1000)
+    upstream: str = Field(default="", max_length=200, description="Shared switch / power line, for grouping")
+    check_interval_s: float | None = Field(default=None, gt=0, description="Empty: the service default")
+    enabled: bool = True
+    notes: str = Field(default="", max_length=2000)
+    installed_on: dt.date | None = None
+
+    @field_validator("main_url", "sub_url", "snapshot_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from camsvc.urls import check_stream_url
+
+        return check_stream_url(v) if v else v
+
+
+class Camera(CameraBase, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class CameraCreate(CameraBase):
+    id: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+
+
+class CameraUpdate(SQLModel):
+    name: str | None = None
+    kind: CameraKind | None = None
+    hamlet: str | None = None
+    address: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    owner_name: str | None = None
+    owner_phone: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    main_url: str | None = None
+    sub_url: str | None = None
+    snapshot_url: str | None = None
+    upstream: str | None = None
+    check_interval_s: float | None = Field(default=None, gt=0)
+    enabled: bool | None = None
+    notes: str | None = None
+    installed_on: dt.date | None = None
+    username: str | None = None
+    password: str | None = None
+
+    @field_validator("main_url", "sub_url", "snapshot_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        from camsvc.urls import check_stream_url
+
+        return check_stream_url(v) if v else v
+
+
+class CameraSecret(SQLModel, table=True):
+    """Credentials, apart from URLs. Never returned by the API, never exported without an explicit flag."""
+
+    camera_id: str = Field(primary_key=True, foreign_key="camera.id", ondelete="CASCADE")
+    username: str = ""
+    password: str = ""
+
+
+class CameraPublic(CameraBase):
+    id: str
+    has_credentials: bool = False
+    state: HealthState = HealthState.UNKNOWN
+    state_since: dt.datetime | None = None
+    cause: str | None = None
+    last_check_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+# ---------------------------------------------------------------------------------------------- health
+class CameraStatus(SQLModel, table=True):
+    """The current health of one camera: what the state machine remembers between checks."""
+
+    camera_id: str = Field(primary_key=True, foreign_key="camera.id", ondelete="CASCADE")
+    state: HealthState = Field(default=HealthState.UNKNOWN, index=True)
+    since: dt.datetime | None = _ts(default=None)
+    cause: str | None = None
+    fail_streak: int = 0
+    ok_streak: int = 0
+    fault_streak: int = 0
+    fault: str | None = None  # picture fault being counted
+    first_fail_at: dt.datetime | None = _ts(default=None)
+    last_check_at: dt.datetime | None = _ts(default=None)
+    last_ok_at: dt.datetime | None = _ts(default=None)
+    last_error: str | None = None
+    open_outage_id: int | None = None
+    version: int = 0  # conditional updates: several writers never both flip one camera
+    # picture health memory (issue 4): JSON blobs produced by camsvc.health.picture
+    baseline_json: str | None = None
+    reference: bytes | None = None
+    reference_set_at: dt.datetime | None = _ts(default=None)
+    last_metrics_json: str | None = None
+
+
+class Check(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_check_camera_at", "camera_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str = Field(foreign_key="camera.id", ondelete="CASCADE")
+    at: dt.datetime = _ts(index=True)
+    ok: bool
+    error: str | None = None
+    detail: str | None = None
+    url_kind: str = "main"
+    open_ms: float | None = None
+    first_frame_ms: float | None = None
+    total_ms: float = 0.0
+    frames: int = 0
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    metrics_json: str | None = None
+    faults: str | None = None  # comma-separated picture faults found in this check
+
+
+class Transition(SQLModel, table=True):
+    """Every state change is a row: the audit trail and the alert queue (``processed_at`` NULL = pending)."""
+
+    __table_args__ = (sa.Index("ix_transition_pending", "processed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str = Field(foreign_key="camera.id", ondelete="CASCADE", index=True)
+    at: dt.datetime = _ts(index=True)
+    old_state: HealthState
+    new_state: HealthState
+    cause: str | None = None
+    detail: str | None = None
+    outage_id: int | None = None
+    processed_at: dt.datetime | None = _ts(default=None)
+
+
+class Outage(SQLModel, table=True):
+    """A run of ``down`` or ``degraded``: start is the first failed check, not the moment it was confirmed."""
+
+    __table_args__ = (sa.Index("ix_outage_camera_start", "camera_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str = Field(foreign_key="camera.id", ondelete="CASCADE")
+    state: HealthState  # down or degraded
+    started_at: dt.datetime = _ts(index=True)
+    confirmed_at: dt.datetime = _ts()
+    ended_at: dt.datetime | None = _ts(default=None, index=True)
+    cause: str
+    last_error: str | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: dt.datetime | None = _ts(default=None)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+class MaintenanceWindow(SQLModel, table=True):
+    """No alerts inside; cameras in it show ``maintenance``. Scope: a camera, a hamlet, or everything.
+
+    One-off (starts_at..ends_at) or recurring: ``weekdays`` (e.g. "0,1,2,3,4,5,6", Monday = 0) with a daily
+    local time range ``daily_start``..``daily_end`` ("HH:MM", Asia/Ho_Chi_Minh) between starts_at and ends_at.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str | None = Field(default=None, index=True)
+    hamlet: str | None = None
+    starts_at: dt.datetime = _ts()
+    ends_at: dt.datetime | None = _ts(default=None)
+    weekdays: str | None = None
+    daily_start: str | None = None
+    daily_end: str | None = None
+    reason: str = ""
+    created_by: str = ""
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class Thumbnail(SQLModel, table=True):
+    """Small JPEGs: the latest per camera (``at_transition`` False, replaced) and a bounded history kept at
+    state changes so a technician sees what the camera saw when it went wrong."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str = Field(foreign_key="camera.id", ondelete="CASCADE", index=True)
+    at: dt.datetime = _ts()
+    at_transition: bool = False
+    state: HealthState | None = None
+    jpeg: bytes
