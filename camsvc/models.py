@@ -160,6 +160,7 @@ class CameraStatus(SQLModel, table=True):
     fault_streak: int = 0
     fault: str | None = None  # picture fault being counted
     first_fail_at: dt.datetime | None = _ts(default=None)
+    first_fault_at: dt.datetime | None = _ts(default=None)
     last_check_at: dt.datetime | None = _ts(default=None)
     last_ok_at: dt.datetime | None = _ts(default=None)
     last_error: str | None = None

@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("fault_streak", sa.Integer(), nullable=False),
         sa.Column("fault", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("first_fail_at", camsvc.models.UTCDateTime(), nullable=True),
+        sa.Column("first_fault_at", camsvc.models.UTCDateTime(), nullable=True),
         sa.Column("last_check_at", camsvc.models.UTCDateTime(), nullable=True),
         sa.Column("last_ok_at", camsvc.models.UTCDateTime(), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),

@@ -1,0 +1,183 @@
+"""Record a check: the check row, the camera's health, transitions and outages, in ONE transaction.
+
+The state machine (``state.step``) decides; this module only persists what it decided. The status row is
+updated with a conditional ``version`` check, so two writers (a second process, a restarted service racing
+an old one) can never both flip the same camera: the loser's transaction is rolled back and nothing it
+decided is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from camsvc.health.state import Health, Observation, Thresholds, step
+from camsvc.models import CameraStatus, Check, HealthState, Outage, Thumbnail, Transition
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_HISTORY = 20  # kept per camera, taken at state changes
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Another writer changed this camera's status first; this check's result was not applied."""
+
+
+@dataclass
+class Recorded:
+    check: Check
+    transitions: list[Transition]
+    status: CameraStatus
+
+
+def health_of(row: CameraStatus) -> Health:
+    return Health(
+        state=row.state,
+        since=row.since,
+        cause=row.cause,
+        fail_streak=row.fail_streak,
+        ok_streak=row.ok_streak,
+        fault_streak=row.fault_streak,
+        fault=row.fault,
+        first_fail_at=row.first_fail_at,
+        first_fault_at=row.first_fault_at,
+        last_error=row.last_error,
+    )
+
+
+def get_status(session: Session, camera_id: str) -> CameraStatus:
+    row = session.get(CameraStatus, camera_id)
+    if row is None:
+        row = CameraStatus(camera_id=camera_id)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def record_check(
+    session: Session,
+    check: Check,
+    obs: Observation,
+    thresholds: Thresholds,
+    *,
+    thumbnail_jpeg: bytes | None = None,
+) -> Recorded:
+    """Persist one check and everything it changes. The caller commits (or rolls back) the session."""
+    status = get_status(session, check.camera_id)
+    version = status.version
+    result = step(health_of(status), obs, thresholds)
+    h = result.health
+
+    session.add(check)
+    transitions: list[Transition] = []
+    open_id = status.open_outage_id
+    for ch in result.changes:
+        if ch.close_outage_at is not None and open_id is not None:
+            outage = session.get(Outage, open_id)
+            if outage is not None and outage.ended_at is None:
+                outage.ended_at = max(ch.close_outage_at, outage.started_at)
+                session.add(outage)
+            open_id = None
+        if ch.open_outage is not None:
+            outage = Outage(
+                camera_id=check.camera_id,
+                state=ch.open_outage,
+                started_at=ch.outage_started_at or ch.at,
+                confirmed_at=ch.at,
+                cause=ch.cause or "unknown",
+                last_error=obs.detail,
+            )
+            session.add(outage)
+            session.flush()
+            open_id = outage.id
+        tr = Transition(
+            camera_id=check.camera_id,
+            at=ch.at,
+            old_state=ch.old,
+            new_state=ch.new,
+            cause=ch.cause,
+            detail=ch.detail,
+            outage_id=open_id if ch.open_outage is not None else status.open_outage_id,
+        )
+        session.add(tr)
+        transitions.append(tr)
+
+    if open_id is not None and not result.changes and not obs.ok:
+        # still down: keep the outage's last error current
+        outage = session.get(Outage, open_id)
+        if outage is not None:
+            outage.last_error = obs.detail or obs.error
+            session.add(outage)
+
+    values = {
+        "state": h.state,
+        "since": h.since,
+        "cause": h.cause,
+        "fail_streak": h.fail_streak,
+        "ok_streak": h.ok_streak,
+        "fault_streak": h.fault_streak,
+        "fault": h.fault,
+        "first_fail_at": h.first_fail_at,
+        "first_fault_at": h.first_fault_at,
+        "last_error": h.last_error,
+        "last_check_at": obs.at,
+        "open_outage_id": open_id,
+        "version": version + 1,
+    }
+    if obs.ok:
+        values["last_ok_at"] = obs.at
+    res = session.execute(
+        sa.update(CameraStatus)
+        .where(CameraStatus.camera_id == check.camera_id, CameraStatus.version == version)  # type: ignore[arg-type]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentUpdate(check.camera_id)
+    session.expire(status)
+
+    if thumbnail_jpeg:
+        _store_thumbnail(session, check.camera_id, obs.at, thumbnail_jpeg, h.state, bool(transitions))
+    for tr in transitions:
+        log.info("camera %s: %s -> %s (%s)", tr.camera_id, tr.old_state.value, tr.new_state.value, tr.cause)
+    return Recorded(check=check, transitions=transitions, status=status)
+
+
+def _store_thumbnail(
+    session: Session, camera_id: str, at: dt.datetime, jpeg: bytes, state: HealthState, changed: bool
+) -> None:
+    latest = session.exec(
+        select(Thumbnail).where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == False)  # noqa: E712
+    ).first()
+    if latest is None:
+        session.add(Thumbnail(camera_id=camera_id, at=at, jpeg=jpeg, state=state))
+    else:
+        latest.at, latest.jpeg, latest.state = at, jpeg, state
+        session.add(latest)
+    if changed:
+        session.add(Thumbnail(camera_id=camera_id, at=at, jpeg=jpeg, state=state, at_transition=True))
+        old = session.exec(
+            select(Thumbnail.id)
+            .where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == True)  # noqa: E712
+            .order_by(Thumbnail.at.desc())  # type: ignore[attr-defined]
+            .offset(THUMBNAIL_HISTORY)
+        ).all()
+        if old:
+            session.execute(sa.delete(Thumbnail).where(Thumbnail.id.in_(old)))  # type: ignore[union-attr]
+
+
+def prune_checks(session: Session, older_than: dt.datetime, batch: int = 5000) -> int:
+    """Delete check rows older than the retention limit, in bounded batches. Returns rows deleted."""
+    total = 0
+    for _ in range(1000):  # bounded: at most 5 M rows per call
+        ids = session.exec(select(Check.id).where(Check.at < older_than).limit(batch)).all()
+        if not ids:
+            break
+        session.execute(sa.delete(Check).where(Check.id.in_(ids)))  # type: ignore[union-attr]
+        session.commit()
+        total += len(ids)
+    return total
