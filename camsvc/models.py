@@ -168,7 +168,8 @@ class CameraStatus(SQLModel, table=True):
     version: int = 0  # conditional updates: several writers never both flip one camera
     # picture health memory (issue 4): JSON blobs produced by camsvc.health.picture
     baseline_json: str | None = None
-    reference: bytes | None = None
+    reference: bytes | None = None  # signature of the reference view (camsvc.probing.analysis)
+    reference_jpeg: bytes | None = None  # the reference view itself, shown beside the latest thumbnail
     reference_set_at: dt.datetime | None = _ts(default=None)
     last_metrics_json: str | None = None
 

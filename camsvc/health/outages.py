@@ -31,7 +31,7 @@ class ConcurrentUpdate(RuntimeError):
 class Recorded:
     check: Check
     transitions: list[Transition]
-    status: CameraStatus
+    health: Health
 
 
 def health_of(row: CameraStatus) -> Health:
@@ -144,7 +144,7 @@ def record_check(
         _store_thumbnail(session, check.camera_id, obs.at, thumbnail_jpeg, h.state, bool(transitions))
     for tr in transitions:
         log.info("camera %s: %s -> %s (%s)", tr.camera_id, tr.old_state.value, tr.new_state.value, tr.cause)
-    return Recorded(check=check, transitions=transitions, status=status)
+    return Recorded(check=check, transitions=transitions, health=h)
 
 
 def _store_thumbnail(

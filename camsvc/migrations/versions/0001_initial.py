@@ -96,6 +96,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("baseline_json", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("reference", sa.LargeBinary(), nullable=True),
+        sa.Column("reference_jpeg", sa.LargeBinary(), nullable=True),
         sa.Column("reference_set_at", camsvc.models.UTCDateTime(), nullable=True),
         sa.Column("last_metrics_json", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.ForeignKeyConstraint(["camera_id"], ["camera.id"], ondelete="CASCADE"),

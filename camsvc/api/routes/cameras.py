@@ -1,0 +1,252 @@
+"""/api/cameras: the registry, its import/export, and each camera's checks, outages and pictures."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from camsvc import cameras as registry
+from camsvc.api.deps import SessionDep
+from camsvc.models import (
+    Camera,
+    CameraCreate,
+    CameraKind,
+    CameraPublic,
+    CameraStatus,
+    CameraUpdate,
+    Check,
+    HealthState,
+    Outage,
+    Thumbnail,
+)
+
+router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+
+
+class CameraPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[CameraPublic]
+
+
+class ImportResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+
+
+def _changed(request: Request) -> None:
+    """Tell the running scheduler that the registry changed (takes effect without a restart)."""
+    rt = getattr(request.app.state, "runtime", None)
+    if rt is not None:
+        rt.registry_changed()
+
+
+@router.get("", response_model=CameraPage)
+def list_cameras(
+    session: SessionDep,
+    kind: CameraKind | None = None,
+    hamlet: str | None = None,
+    state: HealthState | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Search id, name, address, owner, hamlet")
+    ] = None,
+    enabled: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CameraPage:
+    total, items = registry.list_cameras(
+        session, kind=kind, hamlet=hamlet, state=state, q=q, enabled=enabled, limit=limit, offset=offset
+    )
+    return CameraPage(total=total, limit=limit, offset=offset, items=items)
+
+
+@router.post("", response_model=CameraPublic, status_code=201)
+def create_camera(body: CameraCreate, session: SessionDep, request: Request) -> CameraPublic:
+    try:
+        registry.create_camera(session, body)
+    except registry.Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    session.commit()
+    _changed(request)
+    return registry.get_public(session, body.id)
+
+
+@router.get("/export")
+def export_cameras(
+    session: SessionDep, format: Annotated[str, Query(pattern="^(csv|yaml)$")] = "csv"
+) -> Response:
+    """Export the registry (never with credentials over the API)."""
+    text = registry.export_cameras(session, format)
+    media = "text/csv" if format == "csv" else "application/yaml"
+    return Response(
+        text,
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="cameras.{format}"'},
+    )
+
+
+@router.post("/import", response_model=ImportResult)
+async def import_cameras(
+    session: SessionDep,
+    request: Request,
+    file: Annotated[UploadFile, File(description="CSV or YAML fleet file")],
+    format: Annotated[str | None, Query(pattern="^(csv|yaml|yml)$")] = None,
+) -> ImportResult:
+    """All-or-nothing: a file with bad rows changes nothing; the 422 body lists every bad row and column."""
+    content = await file.read(20 * 1024 * 1024 + 1)
+    if len(content) > 20 * 1024 * 1024:
+        raise HTTPException(413, "file larger than 20 MB")
+    fmt = format or (file.filename or "").rsplit(".", 1)[-1].lower()
+    try:
+        report = registry.import_cameras(session, content, fmt)
+    except registry.ImportFailed as exc:
+        session.rollback()
+        raise HTTPException(
+            422,
+            {
+                "message": f"import rejected, nothing changed: {len(exc.errors)} error(s)",
+                "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in exc.errors],
+            },
+        ) from None
+    session.commit()
+    _changed(request)
+    return ImportResult(created=report.created, updated=report.updated, unchanged=report.unchanged)
+
+
+@router.get("/{camera_id}", response_model=CameraPublic)
+def get_camera(camera_id: str, session: SessionDep) -> CameraPublic:
+    try:
+        return registry.get_public(session, camera_id)
+    except registry.NotFound:
+        raise HTTPException(404, f"no camera {camera_id!r}") from None
+
+
+@router.patch("/{camera_id}", response_model=CameraPublic)
+def update_camera(camera_id: str, body: CameraUpdate, session: SessionDep, request: Request) -> CameraPublic:
+    try:
+        registry.update_camera(session, camera_id, body)
+    except registry.NotFound:
+        raise HTTPException(404, f"no camera {camera_id!r}") from None
+    except registry.Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    session.commit()
+    _changed(request)
+    return registry.get_public(session, camera_id)
+
+
+@router.put("/{camera_id}", response_model=CameraPublic)
+def replace_camera(camera_id: str, body: CameraUpdate, session: SessionDep, request: Request) -> CameraPublic:
+    return update_camera(camera_id, body, session, request)
+
+
+@router.delete("/{camera_id}", status_code=204)
+def delete_camera(camera_id: str, session: SessionDep, request: Request) -> Response:
+    try:
+        registry.delete_camera(session, camera_id)
+    except registry.NotFound:
+        raise HTTPException(404, f"no camera {camera_id!r}") from None
+    session.commit()
+    _changed(request)
+    return Response(status_code=204)
+
+
+def _require(session: SessionDep, camera_id: str) -> None:
+    if session.get(Camera, camera_id) is None:
+        raise HTTPException(404, f"no camera {camera_id!r}")
+
+
+@router.get("/{camera_id}/checks")
+def camera_checks(
+    camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> list[dict[str, Any]]:
+    _require(session, camera_id)
+    rows = session.exec(
+        select(Check).where(Check.camera_id == camera_id).order_by(col(Check.at).desc()).limit(limit)
+    ).all()
+    out = []
+    for r in rows:
+        d = r.model_dump(exclude={"metrics_json", "faults"})
+        d["metrics"] = json.loads(r.metrics_json) if r.metrics_json else {}
+        d["faults"] = r.faults.split(",") if r.faults else []
+        out.append(d)
+    return out
+
+
+@router.get("/{camera_id}/outages")
+def camera_outages(
+    camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> list[dict[str, Any]]:
+    from camsvc.api.routes.status import outage_dict
+
+    _require(session, camera_id)
+    rows = session.exec(
+        select(Outage)
+        .where(Outage.camera_id == camera_id)
+        .order_by(col(Outage.started_at).desc())
+        .limit(limit)
+    ).all()
+    return [outage_dict(o) for o in rows]
+
+
+@router.get("/{camera_id}/thumbnail.jpg")
+def camera_thumbnail(camera_id: str, session: SessionDep) -> Response:
+    """The latest frame seen (small JPEG)."""
+    t = session.exec(
+        select(Thumbnail).where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == False)  # noqa: E712
+    ).first()
+    if t is None:
+        raise HTTPException(404, "no picture yet")
+    return Response(t.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/{camera_id}/thumbnails")
+def camera_thumbnail_history(camera_id: str, session: SessionDep) -> list[dict[str, Any]]:
+    """Pictures kept at state changes: what the camera saw when it went wrong."""
+    rows = session.exec(
+        select(Thumbnail.id, Thumbnail.at, Thumbnail.state)
+        .where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == True)  # noqa: E712
+        .order_by(col(Thumbnail.at).desc())
+    ).all()
+    return [
+        {"id": i, "at": at, "state": st, "url": f"/api/cameras/{camera_id}/thumbnails/{i}.jpg"}
+        for i, at, st in rows
+    ]
+
+
+@router.get("/{camera_id}/thumbnails/{thumb_id}.jpg")
+def camera_thumbnail_at(camera_id: str, thumb_id: int, session: SessionDep) -> Response:
+    t = session.get(Thumbnail, thumb_id)
+    if t is None or t.camera_id != camera_id:
+        raise HTTPException(404, "no such picture")
+    return Response(t.jpeg, media_type="image/jpeg")
+
+
+@router.get("/{camera_id}/reference.jpg")
+def camera_reference(camera_id: str, session: SessionDep) -> Response:
+    """The reference view the camera is compared with (for `turned`)."""
+    from camsvc.health import picture_store
+
+    st = session.get(CameraStatus, camera_id)
+    jpeg = picture_store.reference_jpeg(st) if st else None
+    if not jpeg:
+        raise HTTPException(404, "no reference view yet")
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/{camera_id}/reference/reset", status_code=202)
+def reset_reference(camera_id: str, session: SessionDep) -> dict[str, str]:
+    """After a deliberate change of view: forget the reference; the next good checks set a new one."""
+    from camsvc.health import picture_store
+
+    _require(session, camera_id)
+    st = session.get(CameraStatus, camera_id)
+    if st is not None:
+        picture_store.reset_reference(st)
+        session.add(st)
+    return {"status": "reference will be re-learned from the next good checks"}

@@ -1,0 +1,324 @@
+"""The state of the network: /api/status, /api/map, /api/outages (+CSV), /api/uptime, /api/hamlets."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlmodel import Session, col, func, select
+
+from camsvc.api.deps import SessionDep, SettingsDep
+from camsvc.cameras import fold, hamlets
+from camsvc.health.uptime import PERIODS, StateTimes, state_times
+from camsvc.models import Camera, CameraKind, CameraStatus, HealthState, Outage, Transition, utcnow
+from camsvc.timefmt import local_str, parse_utc
+
+router = APIRouter(prefix="/api", tags=["status"])
+
+
+def _state_expr() -> Any:
+    return sa.func.coalesce(CameraStatus.state, HealthState.UNKNOWN.name)
+
+
+def _state_value(raw: Any) -> str:
+    if isinstance(raw, HealthState):
+        return raw.value
+    return HealthState[raw].value if raw in HealthState.__members__ else str(raw)
+
+
+@router.get("/status")
+def status(session: SessionDep) -> dict[str, Any]:
+    """Counts by state, by kind and by hamlet (enabled cameras), and the cameras down longest first."""
+    rows = session.execute(
+        sa.select(Camera.kind, Camera.hamlet, _state_expr(), func.count())
+        .select_from(Camera)
+        .join(CameraStatus, CameraStatus.camera_id == Camera.id, isouter=True)
+        .where(Camera.enabled == True)  # noqa: E712
+        .group_by(Camera.kind, Camera.hamlet, _state_expr())
+    ).all()
+    by_state = {s.value: 0 for s in HealthState}
+    by_kind: dict[str, dict[str, int]] = {}
+    by_hamlet: dict[str, dict[str, int]] = {}
+    total = 0
+    for kind, hamlet, state, n in rows:
+        st = _state_value(state)
+        k = kind.value if isinstance(kind, CameraKind) else CameraKind[kind].value
+        by_state[st] += n
+        total += n
+        by_kind.setdefault(k, {s.value: 0 for s in HealthState})[st] += n
+        by_hamlet.setdefault(hamlet or "", {s.value: 0 for s in HealthState})[st] += n
+    down = session.exec(
+        select(
+            Camera.id, Camera.name, Camera.hamlet, CameraStatus.state, CameraStatus.since, CameraStatus.cause
+        )
+        .join(CameraStatus, CameraStatus.camera_id == Camera.id)
+        .where(col(CameraStatus.state).in_([HealthState.DOWN, HealthState.DEGRADED]), Camera.enabled == True)  # noqa: E712
+        .order_by(col(CameraStatus.since).asc())
+        .limit(50)
+    ).all()
+    disabled = session.exec(select(func.count()).select_from(Camera).where(Camera.enabled == False)).one()  # noqa: E712
+    return {
+        "at": utcnow(),
+        "total": total,
+        "disabled": disabled,
+        "by_state": by_state,
+        "by_kind": by_kind,
+        "by_hamlet": dict(sorted(by_hamlet.items())),
+        "longest_down": [
+            {"id": i, "name": n, "hamlet": h, "state": s.value, "since": since, "cause": c}
+            for i, n, h, s, since, c in down
+        ],
+    }
+
+
+def _map_version(session: Session) -> str:
+    """Changes whenever a state or the registry changes: an ETag for cheap polling."""
+    a = session.exec(select(func.max(Transition.id))).one()
+    b = session.exec(select(func.max(Camera.updated_at), func.count()).select_from(Camera)).one()
+    c = session.exec(select(func.max(CameraStatus.last_check_at))).one()
+    return hashlib.sha1(f"{a}|{b}|{c}".encode()).hexdigest()[:16]
+
+
+@router.get("/map")
+def map_data(session: SessionDep, request: Request, response: Response) -> Any:
+    """Every camera, compact, for the map and list. Poll it with If-None-Match: 304 when nothing changed."""
+    etag = f'"{_map_version(session)}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    rows = session.exec(
+        select(
+            Camera.id,
+            Camera.name,
+            Camera.kind,
+            Camera.hamlet,
+            Camera.address,
+            Camera.latitude,
+            Camera.longitude,
+            Camera.enabled,
+            CameraStatus.state,
+            CameraStatus.since,
+            CameraStatus.cause,
+            CameraStatus.last_check_at,
+            CameraStatus.open_outage_id,
+        )
+        .join(CameraStatus, CameraStatus.camera_id == Camera.id, isouter=True)
+        .order_by(Camera.id)
+    ).all()
+    acked = {
+        o
+        for (o,) in session.execute(
+            sa.select(Outage.id).where(Outage.ended_at.is_(None), Outage.acknowledged_at.is_not(None))  # type: ignore[union-attr]
+        ).all()
+    }
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"
+    return {
+        "version": etag.strip('"'),
+        "cameras": [
+            {
+                "id": r[0],
+                "name": r[1],
+                "kind": r[2].value,
+                "hamlet": r[3],
+                "address": r[4],
+                "lat": r[5],
+                "lon": r[6],
+                "enabled": r[7],
+                "state": (r[8] or HealthState.UNKNOWN).value,
+                "since": r[9],
+                "cause": r[10],
+                "last_check_at": r[11],
+                "acknowledged": r[12] in acked if r[12] else False,
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get("/hamlets")
+def list_hamlets(session: SessionDep) -> list[str]:
+    return hamlets(session)
+
+
+def outage_dict(o: Outage, cam: Camera | None = None, tz: str = "Asia/Ho_Chi_Minh") -> dict[str, Any]:
+    end = o.ended_at
+    dur = ((end or utcnow()) - o.started_at).total_seconds()
+    d: dict[str, Any] = {
+        "id": o.id,
+        "camera_id": o.camera_id,
+        "state": o.state.value,
+        "started_at": o.started_at,
+        "confirmed_at": o.confirmed_at,
+        "ended_at": end,
+        "open": end is None,
+        "duration_s": round(dur, 1),
+        "cause": o.cause,
+        "last_error": o.last_error,
+        "acknowledged_by": o.acknowledged_by,
+        "acknowledged_at": o.acknowledged_at,
+    }
+    if cam is not None:
+        d.update(camera_name=cam.name, hamlet=cam.hamlet, kind=cam.kind.value)
+    return d
+
+
+def _period(period: str | None, since: str | None, until: str | None) -> tuple[dt.datetime, dt.datetime]:
+    end = parse_utc(until) if until else utcnow()
+    if since:
+        start = parse_utc(since)
+    elif period:
+        if period not in PERIODS:
+            raise HTTPException(422, f"period must be one of {', '.join(PERIODS)}")
+        start = end - PERIODS[period]
+    else:
+        start = end - PERIODS["day"]
+    if start >= end:
+        raise HTTPException(422, "since must be before until")
+    return start, end
+
+
+@router.get("/outages")
+def outages(
+    session: SessionDep,
+    settings: SettingsDep,
+    open: bool | None = None,
+    camera: str | None = None,
+    hamlet: str | None = None,
+    kind: CameraKind | None = None,
+    cause: str | None = None,
+    period: Annotated[str | None, Query(description="day, week or month (ending now)")] = None,
+    since: Annotated[str | None, Query(description="ISO 8601 UTC start")] = None,
+    until: Annotated[str | None, Query(description="ISO 8601 UTC end")] = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    limit: Annotated[int, Query(ge=1, le=100000)] = 1000,
+) -> Any:
+    """Outages overlapping the period (or all open ones with open=true). format=csv downloads a file."""
+    stmt = select(Outage, Camera).join(Camera, Camera.id == Outage.camera_id)
+    if open is not None:
+        stmt = stmt.where(col(Outage.ended_at).is_(None) if open else col(Outage.ended_at).is_not(None))
+    if period or since or until or open is not True:
+        start, end = _period(period, since, until)
+        stmt = stmt.where(
+            Outage.started_at < end, sa.or_(col(Outage.ended_at).is_(None), Outage.ended_at > start)
+        )
+    if camera:
+        stmt = stmt.where(Outage.camera_id == camera)
+    if hamlet:
+        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
+        stmt = stmt.where(col(Camera.hamlet).in_(names))
+    if kind:
+        stmt = stmt.where(Camera.kind == kind)
+    if cause:
+        stmt = stmt.where(Outage.cause == cause)
+    rows = session.exec(stmt.order_by(col(Outage.started_at).desc()).limit(limit)).all()
+    items = [outage_dict(o, c) for o, c in rows]
+    if format == "json":
+        return items
+    tz = settings.timezone
+    buf = io.StringIO()
+    cols = [
+        "id",
+        "camera_id",
+        "camera_name",
+        "hamlet",
+        "kind",
+        "state",
+        "cause",
+        "started_at_utc",
+        "started_at_local",
+        "ended_at_utc",
+        "ended_at_local",
+        "duration_s",
+        "open",
+        "last_error",
+        "acknowledged_by",
+    ]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for d in items:
+        w.writerow(
+            [
+                d["id"],
+                d["camera_id"],
+                d["camera_name"],
+                d["hamlet"],
+                d["kind"],
+                d["state"],
+                d["cause"],
+                d["started_at"].isoformat(),
+                local_str(d["started_at"], tz),
+                d["ended_at"].isoformat() if d["ended_at"] else "",
+                local_str(d["ended_at"], tz),
+                d["duration_s"],
+                d["open"],
+                d["last_error"] or "",
+                d["acknowledged_by"] or "",
+            ]
+        )
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="outages.csv"'},
+    )
+
+
+def camera_state_times(
+    session: Session, camera_ids: list[str] | None, start: dt.datetime, end: dt.datetime
+) -> dict[str, StateTimes]:
+    """Time in each state per camera over [start, end), from the transition log."""
+    stmt = select(Transition.camera_id, Transition.at, Transition.new_state).where(Transition.at < end)
+    if camera_ids is not None:
+        stmt = stmt.where(col(Transition.camera_id).in_(camera_ids))
+    per: dict[str, list[tuple[dt.datetime, HealthState]]] = {}
+    for cid, at, st in session.exec(stmt.order_by(Transition.at)).all():
+        per.setdefault(cid, []).append((at, st))
+    out: dict[str, StateTimes] = {}
+    for cid in camera_ids if camera_ids is not None else list(per):
+        # only transitions up to the start matter for the initial state: state_times handles it
+        out[cid] = state_times(per.get(cid, []), start, end)
+    return out
+
+
+@router.get("/uptime")
+def uptime(
+    session: SessionDep,
+    period: Annotated[str | None, Query(description="day, week or month")] = "day",
+    since: str | None = None,
+    until: str | None = None,
+    camera: str | None = None,
+    hamlet: str | None = None,
+    kind: CameraKind | None = None,
+) -> dict[str, Any]:
+    """Uptime per camera, hamlet and kind; maintenance and unknown time counted apart (see docs)."""
+    start, end = _period(period, since, until)
+    stmt = select(Camera.id, Camera.hamlet, Camera.kind)
+    if camera:
+        stmt = stmt.where(Camera.id == camera)
+    if hamlet:
+        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
+        stmt = stmt.where(col(Camera.hamlet).in_(names))
+    if kind:
+        stmt = stmt.where(Camera.kind == kind)
+    cams = session.exec(stmt).all()
+    times = camera_state_times(session, [c[0] for c in cams], start, end)
+    by_hamlet: dict[str, StateTimes] = {}
+    by_kind: dict[str, StateTimes] = {}
+    overall = StateTimes()
+    for cid, h, k in cams:
+        st = times[cid]
+        by_hamlet.setdefault(h, StateTimes()).add(st)
+        by_kind.setdefault(k.value, StateTimes()).add(st)
+        overall.add(st)
+    return {
+        "since": start,
+        "until": end,
+        "overall": overall.to_dict(),
+        "by_kind": {k: v.to_dict() for k, v in sorted(by_kind.items())},
+        "by_hamlet": {k: v.to_dict() for k, v in sorted(by_hamlet.items())},
+        "cameras": {cid: times[cid].to_dict() for cid, _, _ in cams},
+    }

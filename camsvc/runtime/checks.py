@@ -1,0 +1,110 @@
+"""Turn one probe result into recorded health: picture analysis, maintenance, state machine, one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from camsvc.config import Settings
+from camsvc.db import session_scope
+from camsvc.health import picture_store
+from camsvc.health.outages import Recorded, get_status, record_check
+from camsvc.health.state import Observation, Thresholds
+from camsvc.models import Check, MaintenanceWindow
+from camsvc.probing.result import ProbeResult
+from camsvc.timefmt import local
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CameraEntry:
+    """What the scheduler needs to check one camera (credentials already inserted into ``url``)."""
+
+    id: str
+    url: str = field(repr=False)
+    url_kind: str  # main | snapshot | sub
+    stream_kind: str | None  # rtsp | mjpeg | snapshot | None (guess)
+    interval_s: float
+    hamlet: str
+    kind: str
+    version: str  # changes when the registry row changes
+
+
+def in_maintenance(
+    windows: list[MaintenanceWindow], cam: CameraEntry, now: dt.datetime, tz: str
+) -> MaintenanceWindow | None:
+    try:
+        from camsvc.alerts.maintenance import active_for
+    except ImportError:  # pragma: no cover - alerts package not installed
+        return None
+    found: MaintenanceWindow | None = active_for(windows, cam.id, cam.hamlet, now, tz)
+    return found
+
+
+class CheckProcessor:
+    def __init__(self, settings: Settings, engine: Engine):
+        self.settings = settings
+        self.engine = engine
+        c = settings.checks
+        self.thresholds = Thresholds(
+            fail=c.fail_threshold, recover=c.recover_threshold, degrade=c.degrade_threshold
+        )
+
+    def process(
+        self, cam: CameraEntry, result: ProbeResult, windows: list[MaintenanceWindow] | None = None
+    ) -> Recorded:
+        at = (
+            dt.datetime.fromtimestamp(result.started_at, dt.UTC)
+            if result.started_at
+            else dt.datetime.now(dt.UTC)
+        )
+        hour = local(at, self.settings.timezone).hour  # type: ignore[union-attr]
+        with session_scope(self.engine) as session:
+            status = get_status(session, cam.id)
+            analysis = picture_store.analyse(status, result, kind=cam.kind, hour=hour, at=at)
+            window = in_maintenance(windows or [], cam, at, self.settings.timezone)
+            check = _check_row(cam, result, at, analysis.metrics, analysis.faults)
+            obs = Observation(
+                at=at,
+                ok=result.ok,
+                error=result.error.value if result.error else None,
+                detail=result.detail,
+                faults=tuple(analysis.faults),
+                in_maintenance=window is not None,
+            )
+            return record_check(session, check, obs, self.thresholds, thumbnail_jpeg=result.thumbnail_jpeg)
+
+
+def _check_row(
+    cam: CameraEntry, r: ProbeResult, at: dt.datetime, metrics: dict[str, Any], faults: list[str]
+) -> Check:
+    return Check(
+        camera_id=cam.id,
+        at=at,
+        ok=r.ok,
+        error=r.error.value if r.error else None,
+        detail=r.detail,
+        url_kind=cam.url_kind,
+        open_ms=r.open_ms,
+        first_frame_ms=r.first_frame_ms,
+        total_ms=r.total_ms,
+        frames=r.frames_decoded,
+        width=r.width,
+        height=r.height,
+        fps=r.fps,
+        metrics_json=json.dumps(metrics) if metrics else None,
+        faults=",".join(faults) if faults else None,
+    )
+
+
+def load_windows(session: Session) -> list[MaintenanceWindow]:
+    from sqlmodel import select
+
+    return list(session.exec(select(MaintenanceWindow)).all())

@@ -1,0 +1,76 @@
+"""The runtime of one service process: probe pool, check scheduler and alert dispatcher.
+
+Started by the app's lifespan in order (pool, scheduler, alerts) and stopped in reverse. Only the process
+holding the leader lock runs them; other API workers serve requests only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from camsvc.config import Settings
+from camsvc.metrics import Metrics
+from camsvc.runtime.leader import LeaderLock
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, engine: Engine, metrics: Metrics):
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics
+        self.leader = LeaderLock(engine, settings.data_dir)
+        self.is_leader = False
+        self.pool: Any = None
+        self.scheduler: Any = None
+        self.alerts: Any = None
+
+    def start(self) -> None:
+        if not self.settings.run_scheduler:
+            log.info("run_scheduler is off: this process serves the API only")
+            return
+        if not self.leader.acquire():
+            log.info("another camsvc process runs the checks (leader lock held): serving the API only")
+            return
+        self.is_leader = True
+        from camsvc.probing.pool import ProbePool
+        from camsvc.runtime.scheduler import CheckScheduler
+
+        self.pool = ProbePool(self.settings.probe)
+        self.pool.start()
+        self.scheduler = CheckScheduler(self.settings, self.engine, self.pool, self.metrics)
+        self.scheduler.start()
+        try:
+            from camsvc.alerts.runtime import AlertRuntime
+        except ImportError:
+            log.warning("alerts package unavailable: no notifications will be sent")
+        else:
+            self.alerts = AlertRuntime(self.settings, self.engine)
+            self.alerts.start()
+
+    def stop(self) -> None:
+        for name, part in (("alerts", self.alerts), ("scheduler", self.scheduler)):
+            if part is not None:
+                try:
+                    part.stop(5.0)
+                except Exception:
+                    log.exception("stopping %s failed", name)
+        if self.pool is not None:
+            try:
+                self.pool.close(5.0)
+            except Exception:
+                log.exception("stopping the probe pool failed")
+        self.leader.release()
+
+    def registry_changed(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.registry_changed()
+
+    def pool_stats(self) -> dict[str, float]:
+        if self.pool is None:
+            return {}
+        return {k: float(v) for k, v in self.pool.stats().items() if isinstance(v, int | float)}

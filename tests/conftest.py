@@ -1,0 +1,42 @@
+"""Shared fixtures: settings on a temporary data dir, an app without runtime, a real SQLite database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Never read the developer's config file or environment in tests.
+os.environ.pop("CAMSVC_CONFIG", None)
+for _k in [k for k in os.environ if k.startswith("CAMSVC_")]:
+    os.environ.pop(_k)
+
+from camsvc.config import Settings  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[object]:
+    from camsvc.db import make_engine, upgrade
+
+    eng = make_engine(settings.db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from camsvc.app import create_app
+
+    app = create_app(settings, start_runtime=False)
+    with TestClient(app) as c:
+        yield c
