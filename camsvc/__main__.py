@@ -1,0 +1,3 @@
+from camsvc.cli import main
+
+main()
