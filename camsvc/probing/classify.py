@@ -21,7 +21,7 @@ Verdict = tuple[ErrorClass, str]
 
 def is_stalled_read(elapsed_s: float, limit_s: float) -> bool:
     """True when a read took about the full read limit (a stall, even if it returned a frame)."""
-    return elapsed_s >= STALL_FRACTION * limit_s
+    return elapsed_s >= STALL_FRACTION * limit_s - 1e-9
 
 
 def classify_read_failure(frames_before: int, elapsed_s: float, limit_s: float) -> Verdict:
@@ -117,8 +117,8 @@ def classify_open_after_check(open_elapsed_s: float, open_limit_s: float) -> Ver
 def measured_fps(frame_times: Sequence[float]) -> float | None:
     """Frames per second from arrival times (s); ``None`` with fewer than two frames or no time span.
 
-    A burst of frames that FFmpeg had buffered during analysis arrives at once and would inflate the rate:
-    leading gaps shorter than a fifth of the median gap are skipped.
+    Frames held up at the start (stream analysis, a server sending its GOP cache, a busy CPU) arrive in a
+    burst and would inflate the rate: leading gaps shorter than half the median gap are skipped.
     """
     if len(frame_times) < 2:
         return None
@@ -126,7 +126,7 @@ def measured_fps(frame_times: Sequence[float]) -> float | None:
     ordered = sorted(gaps)
     median = ordered[len(ordered) // 2]
     start = 0
-    while start < len(gaps) - 1 and gaps[start] < 0.2 * median:
+    while start < len(gaps) - 1 and gaps[start] < 0.5 * median:
         start += 1
     span = frame_times[-1] - frame_times[start]
     if span <= 0:

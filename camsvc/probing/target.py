@@ -28,7 +28,7 @@ class InvalidURL(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    url: str  # as given, credentials included: for FFmpeg only, never shown
+    url: str = field(repr=False)  # as given, credentials included: for FFmpeg only, never shown
     scheme: str
     host: str
     port: int
