@@ -36,7 +36,7 @@ def test_a_read_near_the_limit_is_a_stall(elapsed: float, stalled: bool) -> None
     [
         (ConnectionRefusedError(), E.REFUSED),
         (TimeoutError(), E.TIMEOUT),
-        (socket.timeout(), E.TIMEOUT),
+        (TimeoutError(), E.TIMEOUT),
         (socket.gaierror(-2, "Name or service not known"), E.TIMEOUT),
         (OSError(errno.EHOSTUNREACH, "No route to host"), E.TIMEOUT),
         (OSError(errno.ENETUNREACH, "Network is unreachable"), E.TIMEOUT),

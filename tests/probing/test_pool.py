@@ -139,4 +139,4 @@ def test_no_credentials_in_logs(quick: ProbeSettings, serve: Serve, caplog: pyte
     assert [r.error for r in results] == [E.AUTH, E.TIMEOUT, E.REFUSED]
     text = "\n".join(r.getMessage() for r in caplog.records) + repr([r.to_dict() for r in results])
     assert PASSWORD not in text
-    assert any("camsvc.probing.stream" == rec.name for rec in caplog.records)  # worker logs did arrive
+    assert any(rec.name == "camsvc.probing.stream" for rec in caplog.records)  # worker logs did arrive
