@@ -355,7 +355,10 @@ class RtspRelay:
         if self.conn.silenced or front.fault == "hang":
             self.conn.silenced = True
             return
-        if not front.authorized(req, front.spec.rtsp_auth):
+        # Like most IP cameras, OPTIONS is answered without credentials; everything else needs them.
+        if (req.method != "OPTIONS" or front.fault == "auth") and not front.authorized(
+            req, front.spec.rtsp_auth
+        ):
             log.debug("%s: RTSP 401 for %s", front.spec.id, req.method)
             await self._reply(
                 cseq, "401 Unauthorized", [("WWW-Authenticate", front.challenge(front.spec.rtsp_auth))]

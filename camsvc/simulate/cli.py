@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -99,7 +100,7 @@ def _serve(opts: dict[str, Any]) -> None:
         cache_dir=Path(pick("cache_dir", st.cache_dir)).expanduser(),
         out_dir=opts["out_dir"],
         extra_streams=_parse_extra(opts["extra"]),
-        ready_file=opts["ready_file"],
+        ready_file=opts["ready_file"] or opts["out_dir"] / "ready.json",
         prebuild_faults=opts["prebuild_faults"],
     )
 
@@ -142,10 +143,22 @@ def serve_cmd(ctx: click.Context) -> None:
 
 
 def _control_url(ctx: click.Context, control_port: int | None, host: str | None) -> str:
+    """--control-port, else the running simulator's ready file in --out (the demo's too), else settings."""
     st = _settings()
-    port = control_port or ctx.obj.get("control_port") or st.control_port
     h = host or ctx.obj.get("host") or st.host
-    return f"http://{h}:{port}"
+    port = control_port or ctx.obj.get("control_port")
+    if not port:
+        port = _running_control_port(Path(ctx.obj.get("out_dir") or "data/simulator") / "ready.json")
+    return f"http://{h}:{port or st.control_port}"
+
+
+def _running_control_port(ready: Path) -> int | None:
+    try:
+        info = json.loads(ready.read_text())
+        os.kill(int(info["pid"]), 0)  # still running?
+        return int(info["control_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _call(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

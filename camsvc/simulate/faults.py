@@ -69,7 +69,7 @@ def apply_picture_fault(frame: np.ndarray, fault: str, rng: np.random.Generator)
     if fault == "covered":
         grey = np.full(frame.shape, 0x30, dtype=np.int16)
         grey = (grey * 0.97 + frame.astype(np.int16) * 0.03).astype(np.int16)
-        grey += rng.normal(0, 10, size=frame.shape[:2]).astype(np.int16)[..., None]
+        grey += rng.normal(0, 3, size=frame.shape[:2]).astype(np.int16)[..., None]
         return np.clip(grey, 0, 255).astype(np.uint8)
     if fault == "snow":
         lum = rng.integers(0, 256, size=frame.shape[:2], dtype=np.uint8)

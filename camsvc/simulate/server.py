@@ -193,6 +193,9 @@ class Simulator:
         }
 
     async def stop(self) -> None:
+        if self.config.ready_file is not None:
+            with contextlib.suppress(OSError):
+                self.config.ready_file.unlink()
         if self.control is not None:
             self.control.close()
             self.control = None
