@@ -93,29 +93,58 @@ def table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
+class ServiceProcess:
+    """`camsvc serve` as a subprocess on 127.0.0.1:port (benchmarks and end-to-end tests)."""
+
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None, log_path: Path | None = None):
+        self.data_dir, self.port = data_dir, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSVC_")}
+        self.env.update({"CAMSVC_DATA_DIR": str(data_dir), "CAMSVC_PORT": str(port), "CAMSVC_HOST": "127.0.0.1"})
+        self.env.update(env or {})
+        self.log_path = log_path or (data_dir / "service.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout_s: float = 60) -> ServiceProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "camsvc", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        wait_http(f"{self.base}/healthz", timeout_s, self.proc)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a crash, nothing cleaned up."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @contextlib.contextmanager
-def service(
-    data_dir: Path, port: int, env: dict[str, str] | None = None, log_path: Path | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `camsvc serve` as a subprocess on 127.0.0.1:port; wait for /healthz; stop it on exit."""
-    e = {k: v for k, v in os.environ.items() if not k.startswith("CAMSVC_")}
-    e.update({"CAMSVC_DATA_DIR": str(data_dir), "CAMSVC_PORT": str(port), "CAMSVC_HOST": "127.0.0.1"})
-    e.update(env or {})
-    log = open(log_path or (data_dir / "service.log"), "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "camsvc", "serve"],
-        env=e,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
-        yield proc
-    finally:
-        stop_process(proc)
-        log.close()
+def service(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[ServiceProcess]:
+    with ServiceProcess(data_dir, port, env) as svc:
+        yield svc
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -22,6 +22,7 @@ from camsvc.models import (
     HealthState,
     Outage,
     Thumbnail,
+    Transition,
 )
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -176,6 +177,18 @@ def camera_checks(
         d["faults"] = r.faults.split(",") if r.faults else []
         out.append(d)
     return out
+
+
+@router.get("/{camera_id}/transitions")
+def camera_transitions(
+    camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    """Every state change of the camera, newest first (the audit trail)."""
+    _require(session, camera_id)
+    rows = session.exec(
+        select(Transition).where(Transition.camera_id == camera_id).order_by(col(Transition.id).desc()).limit(limit)
+    ).all()
+    return [r.model_dump() for r in rows]
 
 
 @router.get("/{camera_id}/outages")
