@@ -343,29 +343,37 @@ def parse_contacts_yaml(text: str) -> ContactsFile:
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(["top level must be a mapping with a 'contacts' list"])
+    problems: list[str] = []
+    doc: ContactsFile | None = None
     try:
         doc = ContactsFile.model_validate(data)
     except ValidationError as exc:
-        problems: list[str] = []
         for e in exc.errors(include_input=False, include_url=False):
-            if e["type"] in ("string_type",) and e["loc"] and e["loc"][-1] == "str":
+            if e["type"] == "string_type" and e["loc"] and e["loc"][-1] == "str":
                 continue  # the other union branch failed too; its message is the useful one
             problems.append(f"{_loc(e['loc'])}: {e['msg']}")
-        raise ConfigError(problems) from None
-    errors: list[str] = []
+    # checked on the raw data too, so one run reports every problem in the file
+    raw_contacts = data.get("contacts") if isinstance(data.get("contacts"), list) else []
     seen: set[str] = set()
-    for i, c in enumerate(doc.contacts):
-        if c.name in seen:
-            errors.append(f"contacts[{i}].name: duplicate contact {c.name!r}")
-        seen.add(c.name)
-        for j, ch in enumerate(c.channels):
-            url = ch if isinstance(ch, str) else ch.url
+    for i, c in enumerate(raw_contacts):
+        if not isinstance(c, dict):
+            continue
+        name = c.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                problems.append(f"contacts[{i}].name: duplicate contact {name!r}")
+            seen.add(name)
+        channels = c.get("channels") if isinstance(c.get("channels"), list) else []
+        for j, ch in enumerate(channels):
+            url = ch.get("url") if isinstance(ch, dict) else ch
+            if not isinstance(url, str):
+                continue
             try:
                 chans.check_url(url)
             except chans.InvalidChannel as exc:
-                errors.append(f"contacts[{i}].channels[{j}]: {exc}")
-    if errors:
-        raise ConfigError(errors)
+                problems.append(f"contacts[{i}].channels[{j}]: {exc}")
+    if problems or doc is None:
+        raise ConfigError(problems or ["invalid contacts file"])
     return doc
 
 

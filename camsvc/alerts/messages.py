@@ -107,6 +107,7 @@ _T: dict[str, tuple[str, str]] = {
         "Nobody acknowledged within {dur}: you receive this because it is still unhandled.",
     ),
     "MORE": ("THÊM", "MORE"),
+    "total": ("tổng {n}", "{n} in all"),
     "update_lead": (
         "Thêm {n} camera {where} {what} (tổng cộng {total} camera đang gặp sự cố).",
         "{n} more cameras {where} {what} ({total} cameras in trouble in all).",
@@ -355,10 +356,13 @@ def render(ctx: MessageContext) -> Rendered:
     if ctx.kind == "update":
         where, what = _where(ctx), _what(ctx.cameras, lang)
         n = len(ctx.cameras)
-        subj = f"{t('MORE', lang)} {n} camera {where} {what} ({ctx.total_open})"
+        subj = f"{t('MORE', lang)} {n} camera {where} {what} ({t('total', lang, n=ctx.total_open)})"
         lead = t("update_lead", lang, n=n, where=where, what=what, total=ctx.total_open)
         body = [" ".join(lead.split())]
-        body += _camera_block(ctx.cameras[0], ctx) if n == 1 else _list(ctx.cameras, ctx)
+        if n == 1:
+            body += [f"Camera: {_name(ctx.cameras[0])}", *_camera_block(ctx.cameras[0], ctx)]
+        else:
+            body += _list(ctx.cameras, ctx)
         return Rendered(f"{PREFIX} {' '.join(subj.split())}", "\n".join(body + [""] + _footer(ctx)))
     subj, body = _alert_body(ctx)
     if ctx.kind == "reminder":
