@@ -353,7 +353,8 @@ def parse_contacts_yaml(text: str) -> ContactsFile:
                 continue  # the other union branch failed too; its message is the useful one
             problems.append(f"{_loc(e['loc'])}: {e['msg']}")
     # checked on the raw data too, so one run reports every problem in the file
-    raw_contacts = data.get("contacts") if isinstance(data.get("contacts"), list) else []
+    raw = data.get("contacts")
+    raw_contacts: list[Any] = raw if isinstance(raw, list) else []
     seen: set[str] = set()
     for i, c in enumerate(raw_contacts):
         if not isinstance(c, dict):
@@ -363,7 +364,8 @@ def parse_contacts_yaml(text: str) -> ContactsFile:
             if name in seen:
                 problems.append(f"contacts[{i}].name: duplicate contact {name!r}")
             seen.add(name)
-        channels = c.get("channels") if isinstance(c.get("channels"), list) else []
+        raw_ch = c.get("channels")
+        channels: list[Any] = raw_ch if isinstance(raw_ch, list) else []
         for j, ch in enumerate(channels):
             url = ch.get("url") if isinstance(ch, dict) else ch
             if not isinstance(url, str):
