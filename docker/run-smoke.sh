@@ -67,6 +67,10 @@ until curl -fsS -m 5 -o /dev/null "$BASE_URL/healthz" 2>/dev/null; do
 done
 echo "/healthz answered after $(($(date +%s) - start)) s: $(curl -fsS -m 5 "$BASE_URL/healthz")"
 
+code=$(curl -sS -m 10 -o "$CAMSVC_TMP/index.html" -w '%{http_code}' "$BASE_URL/" 2>&1) || true
+[ "$code" = 200 ] || fail "GET / (dashboard) answered $code"
+echo "dashboard GET /: 200, $(wc -c <"$CAMSVC_TMP/index.html") bytes"
+
 if [ "$ENGINE" = podman ]; then
   "${CTR[@]}" healthcheck run "$NAME" >/dev/null || fail "the image's HEALTHCHECK failed"
   echo "image HEALTHCHECK: healthy"
