@@ -250,3 +250,25 @@ def faults_cmd() -> None:
     """List the faults a camera can be switched to."""
     for name in FAULTS:
         click.echo(f"{name:8s}  {DESCRIPTIONS[name]}")
+
+
+@simulate.command("bench")
+@click.option("--roadside", type=int, default=40, show_default=True)
+@click.option("--household", type=int, default=200, show_default=True)
+@click.option(
+    "--pull-seconds", type=float, default=5.0, show_default=True, help="Each client pulls this long"
+)
+@click.option("--threads", type=int, default=64, show_default=True, help="Concurrent probes in the sweep")
+@click.option("--no-cold", is_flag=True, help="Skip the cold-cache encoding measurement")
+def bench_cmd(roadside: int, household: int, pull_seconds: float, threads: int, no_cold: bool) -> None:
+    """Measure start-up, idle CPU and CPU with every camera pulled at once (OpenCV clients)."""
+    from camsvc.simulate import bench
+
+    res = bench.run(roadside, household, pull_seconds, threads, cold=not no_cold)
+    for key, value in res.items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                click.echo(f"{key}.{k:28s} {v}")
+        else:
+            click.echo(f"{key:37s} {value}")
+    click.echo(f"written to {bench.write(res)}")

@@ -132,10 +132,15 @@ class Feeder:
         self.started = time.monotonic()
         self.timer = 0
         self.done = False
+        self.fast = False
         mount.sessions += 1
 
     def schedule(self) -> None:
-        self.timer = GLib.timeout_add(max(1, int(round(1000.0 / self.clip.fps))), self.tick)
+        # While the session is being set up pushes are refused: retry every 20 ms so the first keyframe
+        # is there as soon as the pipeline takes it (faster DESCRIBE), then push at the frame rate.
+        self.fast = self.need_key
+        interval = 20 if self.fast else max(1, int(round(1000.0 / self.clip.fps)))
+        self.timer = GLib.timeout_add(interval, self.tick)
 
     def stop(self) -> None:
         if not self.done:
@@ -160,10 +165,13 @@ class Feeder:
             self.clip = m.clip
             self.need_key = True
             if fps_changed:
-                self.schedule()  # new interval; this timer ends below
                 self._push()
+                self.schedule()  # new interval; this timer ends here
                 return False
         self._push()
+        if self.fast != self.need_key:  # set-up done (or refused again): change pace
+            self.schedule()
+            return False
         return True
 
     def _push(self) -> None:
@@ -209,8 +217,8 @@ class Server:
 
         media.connect("unprepared", unprepared)
         # Start pushing at once: a live pipeline needs data to finish preparing (SDP needs the SPS).
-        feeder.schedule()
         feeder._push()
+        feeder.schedule()
 
     def start(self, port: int, threads: int) -> int:
         self.server.set_address("127.0.0.1")
