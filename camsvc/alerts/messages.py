@@ -52,6 +52,8 @@ CAUSES: dict[str, tuple[str, str]] = {
     "view_changed": ("camera bị xoay lệch khỏi góc nhìn", "camera turned away from its view"),
     "low_fps": ("quá ít khung hình mỗi giây", "too few frames per second"),
     "greyscale": ("hình mất màu", "picture has lost its colour"),
+    "colour_cast": ("màu hình bị lệch", "wrong colours (colour cast)"),
+    "resolution_changed": ("độ phân giải thay đổi so với bình thường", "resolution changed from usual"),
     "low_resolution": ("độ phân giải thấp hơn bình thường", "lower resolution than usual"),
     "unknown": ("không rõ nguyên nhân", "cause unknown"),
 }

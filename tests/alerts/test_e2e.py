@@ -1,0 +1,133 @@
+"""End to end: the real service (`camsvc serve` subprocess) checking the real simulator, contacts configured
+through its API, messages arriving at a real SMTP server: a camera fault, a hamlet power cut (one grouped
+message), the recoveries, and an acknowledgement through the signed link served by the service itself."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from camsvc.bench.common import ServiceProcess, free_port
+from tests.alerts.receivers import SmtpSink, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+INTERVAL, RETRY, BUDGET, GROUP_WAIT = 3.0, 1.0, 5.0, 3.0
+# interval + retry + two probe budgets + group wait + slack for a shared 2-core machine
+ALERT_S = INTERVAL + RETRY + 2 * BUDGET + GROUP_WAIT + 15
+ENV = {
+    "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
+    "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(RETRY),
+    "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
+    "CAMSVC_PROBE__BUDGET_S": str(BUDGET),
+    "CAMSVC_PROBE__OPEN_TIMEOUT_S": "3",
+    "CAMSVC_PROBE__READ_TIMEOUT_S": "2",
+    "CAMSVC_PROBE__WINDOW_S": "0.6",
+    "CAMSVC_ALERTS__GROUP_WAIT_S": str(GROUP_WAIT),
+    "CAMSVC_ALERTS__DISPATCH_INTERVAL_S": "0.5",
+}
+
+
+@pytest.fixture(scope="module")
+def smtp_mod() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from camsvc.simulate.harness import Simulator
+
+    with Simulator(roadside=2, household=14, out_dir=tmp_path_factory.mktemp("sim")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    from camsvc.cameras import import_cameras
+    from camsvc.config import Settings
+    from camsvc.db import make_engine, session_scope, upgrade
+
+    data = tmp_path_factory.mktemp("svc")
+    port = free_port()
+    engine = make_engine(Settings(data_dir=data).db_url)
+    upgrade(engine)
+    with session_scope(engine) as s:
+        import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
+    engine.dispose()
+    proc = ServiceProcess(data, port, {**ENV, "CAMSVC_PUBLIC_URL": f"http://127.0.0.1:{port}"}).start()
+    yield proc
+    proc.stop()
+
+
+def _api(svc: ServiceProcess, method: str, path: str, **kw: Any) -> Any:
+    r = httpx.request(method, svc.base + path, timeout=15, **kw)
+    assert r.status_code < 400, r.text
+    return r.json() if "json" in r.headers.get("content-type", "") else r.text
+
+
+def _all_up(svc: ServiceProcess) -> bool:
+    cams = _api(svc, "GET", "/api/cameras", params={"limit": 1000})["items"]
+    return bool(cams) and all(c["state"] == "up" for c in cams)
+
+
+def test_faults_reach_the_technician_grouped_and_recovered(sim: Any, svc: ServiceProcess, smtp_mod: SmtpSink) -> None:
+    smtp = smtp_mod
+    hamlets: dict[str, list[str]] = {}
+    for c in sim.fleet:
+        hamlets.setdefault(c.hamlet, []).append(c.id)
+    big = max(hamlets, key=lambda h: len(hamlets[h]))
+    lone = next(cid for h, ids in hamlets.items() if h != big for cid in ids)
+    tech = _api(svc, "POST", "/api/contacts", json={"name": "Kỹ thuật", "channels": [{"url": smtp.url("kt@example.org")}]})
+    _api(svc, "POST", "/api/routing-rules", json={"contact_id": tech["id"]})
+    assert wait_for(lambda: _all_up(svc), 90, 1.0), "fleet never came up"
+    assert smtp.count() == 0
+
+    t0 = time.monotonic()
+    sim.fault(lone, "auth")
+    affected = sim.fault_hamlet(big, "down")
+    assert len(affected) >= 2
+
+    def got(n: int) -> bool:
+        return len(smtp.to("kt@example.org")) >= n
+
+    assert wait_for(lambda: got(2), ALERT_S + 10, 0.5), [m.subject for m in smtp.mails]
+    took = time.monotonic() - t0
+    time.sleep(GROUP_WAIT + 2)
+    mails = smtp.to("kt@example.org")
+    single = [m for m in mails if lone in m.body]
+    group = [m for m in mails if f"{len(affected)} camera" in m.subject]
+    assert len(single) == 1 and "sai mật khẩu" in single[0].body, [m.subject for m in mails]
+    assert len(group) == 1 and big in group[0].subject and "mất điện hoặc mất mạng" in group[0].body
+    assert all(cid in group[0].body for cid in affected)
+    assert took < ALERT_S + 10
+
+    # acknowledge the single camera through the link, served by the service itself
+    link = re.search(r"(http://127\.0\.0\.1:\d+/ack/\S+)", single[0].body)
+    assert link
+    assert "<form" in httpx.get(link.group(1), timeout=10).text
+    done = httpx.post(link.group(1), data={"by": "Kỹ thuật viên"}, timeout=10)
+    assert done.status_code == 200 and "Kỹ thuật viên" in done.text
+    incidents = _api(svc, "GET", "/api/incidents", params={"status": "open"})
+    assert {i["acknowledged_by"] for i in incidents if any(m["camera_id"] == lone for m in i["members"])} == {
+        "Kỹ thuật viên"
+    }
+
+    # power back, password fixed: one recovery for the hamlet, one for the camera
+    before = len(smtp.to("kt@example.org"))
+    sim.fault(lone, "normal")
+    for cid in affected:
+        sim.fault(cid, "normal")
+    assert wait_for(lambda: got(before + 2), INTERVAL + 2 * BUDGET + 20, 0.5), [m.subject for m in smtp.mails]
+    time.sleep(2)
+    new = smtp.to("kt@example.org")[before:]
+    assert len(new) == 2 and all("hoạt động lại" in m.subject for m in new), [m.subject for m in new]
+    hist = _api(svc, "GET", f"/api/contacts/{tech['id']}/deliveries")
+    assert {h["status"] for h in hist} == {"sent"} and len(hist) == 4
