@@ -1,0 +1,138 @@
+"""What changed on the map since a cursor: the dashboard's cheap poll.
+
+``/api/map`` sends every camera and its ETag changes on every check (``last_check_at``), so polling it costs
+the whole fleet each time while checks run. The map and list only show the state, its start, its cause and
+whether the outage was acknowledged: these change only through a ``Transition`` row (written in the same
+transaction as the state), a registry edit, or an acknowledgement. The cursor captures those three:
+
+* ``t``: the highest Transition id seen; cameras with newer transitions are returned (with a small overlap so
+  a transaction that committed a lower id late is not missed);
+* ``r``: a hash of the registry (row count, newest ``updated_at``); when it differs the client reloads the
+  full ``/api/map`` (``full: true``);
+* ``a``: a hash of the acknowledgements; when it differs, every camera with an open outage is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from camsvc.models import Camera, CameraStatus, HealthState, Outage, Transition
+
+# Transitions re-read below the cursor: ids are taken at insert, so under concurrent writers (PostgreSQL)
+# a lower id can become visible after a higher one. Re-sending a few cameras is harmless (idempotent).
+OVERLAP = 16
+MAX_CAMERAS = 20000  # bound on one answer; beyond it the client is told to reload everything
+
+
+@dataclass(frozen=True)
+class Cursor:
+    transition: int
+    registry: str
+    acks: str
+
+    def __str__(self) -> str:
+        return f"{self.transition}.{self.registry}.{self.acks}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor | None:
+        """``None`` for a missing or malformed cursor (the client then reloads everything)."""
+        if not text:
+            return None
+        parts = text.split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 18:
+            return None
+        return cls(int(parts[0]), parts[1][:32], parts[2][:32])
+
+
+def _digest(*values: object) -> str:
+    return hashlib.sha1("|".join(map(str, values)).encode()).hexdigest()[:10]
+
+
+def current_cursor(session: Session) -> Cursor:
+    t = session.exec(select(func.max(Transition.id))).one() or 0
+    reg = session.exec(select(func.count(), func.max(Camera.updated_at)).select_from(Camera)).one()
+    ack = session.exec(
+        select(func.count(), func.max(Outage.acknowledged_at)).where(col(Outage.acknowledged_at).is_not(None))
+    ).one()
+    return Cursor(int(t), _digest(*reg), _digest(*ack))
+
+
+def camera_rows(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:
+    """Cameras in the shape of ``/api/map``'s ``cameras`` items (all of them when ``ids`` is None)."""
+    columns: list[Any] = [
+        Camera.id,
+        Camera.name,
+        Camera.kind,
+        Camera.hamlet,
+        Camera.address,
+        Camera.latitude,
+        Camera.longitude,
+        Camera.enabled,
+        CameraStatus.state,
+        CameraStatus.since,
+        CameraStatus.cause,
+        CameraStatus.last_check_at,
+        CameraStatus.open_outage_id,
+        Outage.acknowledged_at,
+    ]
+    stmt = sa.select(*columns).join(CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True)
+    stmt = stmt.join(Outage, col(Outage.id) == col(CameraStatus.open_outage_id), isouter=True)
+    wanted: set[str] | None = None
+    if ids is not None:
+        if not ids:
+            return []
+        if len(ids) <= 500:
+            stmt = stmt.where(col(Camera.id).in_(ids))
+        else:  # a mass outage: one scan beats a huge IN list
+            wanted = set(ids)
+    rows = [r for r in session.execute(stmt.order_by(Camera.id)).all() if wanted is None or r[0] in wanted]
+    return [
+        {
+            "id": r[0],
+            "name": r[1],
+            "kind": r[2].value,
+            "hamlet": r[3],
+            "address": r[4],
+            "lat": r[5],
+            "lon": r[6],
+            "enabled": r[7],
+            "state": (r[8] or HealthState.UNKNOWN).value,
+            "since": r[9],
+            "cause": r[10],
+            "last_check_at": r[11],
+            "acknowledged": bool(r[12] and r[13] is not None),
+        }
+        for r in rows
+    ]
+
+
+def changes_since(session: Session, cursor_text: str | None) -> dict[str, Any]:
+    """``{cursor, full, cameras}``: ``full`` means reload ``/api/map``; else ``cameras`` are the changed ones."""
+    now = current_cursor(session)
+    old = Cursor.parse(cursor_text)
+    if old is None or old.registry != now.registry or old.transition > now.transition:
+        return {"cursor": str(now), "full": True, "cameras": []}
+    ids: set[str] = set()
+    if now.transition > old.transition:
+        low = max(0, old.transition - OVERLAP)
+        ids.update(
+            session.exec(
+                select(Transition.camera_id).where(col(Transition.id) > low).distinct().limit(MAX_CAMERAS + 1)
+            ).all()
+        )
+    if now.acks != old.acks:
+        ids.update(
+            session.execute(
+                sa.select(col(CameraStatus.camera_id)).where(col(CameraStatus.open_outage_id).is_not(None))
+            )
+            .scalars()
+            .all()
+        )
+    if len(ids) > MAX_CAMERAS:
+        return {"cursor": str(now), "full": True, "cameras": []}
+    return {"cursor": str(now), "full": False, "cameras": camera_rows(session, sorted(ids))}

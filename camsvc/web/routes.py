@@ -1,0 +1,231 @@
+"""The dashboard: ``/`` (one Jinja2 page), its static files, Leaflet from the installed wheels, and
+``/web/changes`` (what changed on the map since a cursor, so that polling stays cheap).
+
+Nothing here reads a secret: the page gets the same data as the public API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import xstatic.pkg.leaflet as xs_leaflet
+import xstatic.pkg.leaflet_markercluster as xs_cluster
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlmodel import select
+from starlette.types import Scope
+
+import camsvc
+from camsvc import __version__
+from camsvc.api.deps import SessionDep, SettingsDep
+from camsvc.models import CameraStatus, Thumbnail
+from camsvc.web.changes import changes_since
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("vi", "en")
+DEFAULT_REFRESH_S = 5.0
+REFRESH_LIMITS_S = (1.0, 300.0)
+LEAFLET_URL = f"/static/vendor/leaflet-{xs_leaflet.VERSION}"
+CLUSTER_URL = f"/static/vendor/markercluster-{xs_cluster.VERSION}"
+WEB_STATIC_URL = "/static/web"
+
+
+def find_web_dir() -> Path:
+    """``web/`` beside the package (source checkout, editable install, the image), else in the cwd."""
+    for base in (Path(camsvc.__file__).resolve().parent.parent, Path.cwd()):
+        d = base / "web"
+        if (d / "templates" / "index.html").is_file():
+            return d
+    raise RuntimeError(
+        "dashboard files not found: expected web/templates/index.html beside the camsvc package or in "
+        f"the current directory ({Path.cwd()})"
+    )
+
+
+WEB_DIR = find_web_dir()
+
+
+def load_translations(web_dir: Path = WEB_DIR) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for lang in LANGUAGES:
+        path = web_dir / "translations" / f"{lang}.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: must be a JSON object of key -> text")
+        out[lang] = {str(k): str(v) for k, v in data.items()}
+    missing = set(out["vi"]) ^ set(out["en"])
+    if missing:
+        raise ValueError(f"translations differ between vi and en: {', '.join(sorted(missing))}")
+    return out
+
+
+TRANSLATIONS = load_translations()
+
+
+def _asset_versions(static_dir: Path) -> dict[str, str]:
+    """Content hash per file: URLs carry it, so browsers may cache them for a year and still see updates."""
+    out: dict[str, str] = {}
+    for p in sorted(static_dir.rglob("*")):
+        if p.is_file():
+            out[p.relative_to(static_dir).as_posix()] = hashlib.sha1(p.read_bytes()).hexdigest()[:10]
+    return out
+
+
+ASSET_VERSIONS = _asset_versions(WEB_DIR / "static")
+
+
+class CachedStatic(StaticFiles):
+    """StaticFiles with a Cache-Control header (ETag/Last-Modified revalidation is built in)."""
+
+    def __init__(self, *, directory: Path | str, cache_control: str):
+        super().__init__(directory=directory)
+        self.cache_control = cache_control
+
+    def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200) -> Any:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = self.cache_control
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+router = APIRouter(tags=["dashboard"])
+# Versioned paths (library version, or ?v=<content hash> added by the page): safe to cache for long.
+router.mount(LEAFLET_URL, CachedStatic(directory=xs_leaflet.BASE_DIR, cache_control=IMMUTABLE))
+router.mount(CLUSTER_URL, CachedStatic(directory=xs_cluster.BASE_DIR, cache_control=IMMUTABLE))
+router.mount(
+    WEB_STATIC_URL, CachedStatic(directory=WEB_DIR / "static", cache_control="public, max-age=86400")
+)
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+
+
+def asset(path: str) -> str:
+    v = ASSET_VERSIONS.get(path)
+    if v is None:
+        raise KeyError(f"no static file web/static/{path}")
+    return f"{WEB_STATIC_URL}/{path}?v={v}"
+
+
+def tile_source(tile_url: str) -> str:
+    """The CSP source that allows the tile server: ``https://{s}.tile.x.org/...`` -> ``https://*.tile.x.org``."""
+    parts = urlsplit(tile_url.replace("{s}", "SUBDOMAIN"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    host = parts.netloc.replace("SUBDOMAIN", "*")
+    if "{" in host or "}" in host:
+        return f"{parts.scheme}:"
+    return f"{parts.scheme}://{host}"
+
+
+def content_security_policy(tile_url: str) -> str:
+    img = " ".join(x for x in ("'self'", "data:", "blob:", tile_source(tile_url)) if x)
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {img}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def pick_language(requested: str | None, default: str) -> str:
+    if requested and requested.lower() in LANGUAGES:
+        return requested.lower()
+    return default if default in LANGUAGES else "vi"
+
+
+def page_config(
+    settings: Any, lang: str, camera: str | None, refresh_s: float, lang_from_url: bool
+) -> dict[str, Any]:
+    """Everything the page's scripts need; nothing secret (the settings object is never sent whole)."""
+    return {
+        "version": __version__,
+        "lang": lang,
+        "langFromUrl": lang_from_url,
+        "defaultLanguage": settings.default_language,
+        "timezone": settings.timezone,
+        "tileUrl": settings.tile_url,
+        "tileAttribution": (
+            '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+            if "openstreetmap" in settings.tile_url
+            else ""
+        ),
+        "refreshMs": int(refresh_s * 1000),
+        "camera": camera,
+        "i18n": TRANSLATIONS,
+    }
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(
+    request: Request,
+    settings: SettingsDep,
+    lang: Annotated[str | None, Query(max_length=5, description="vi or en")] = None,
+    camera: Annotated[str | None, Query(max_length=64, description="Open this camera")] = None,
+    refresh: Annotated[
+        float | None, Query(ge=REFRESH_LIMITS_S[0], le=REFRESH_LIMITS_S[1], description="Poll seconds")
+    ] = None,
+) -> HTMLResponse:
+    """The map and status dashboard (Vietnamese by default; ``?lang=en``; ``?camera=<id>`` opens one)."""
+    chosen = pick_language(lang, settings.default_language)
+    tr = TRANSLATIONS[chosen]
+    config = page_config(
+        settings, chosen, camera, refresh or DEFAULT_REFRESH_S, lang_from_url=lang is not None
+    )
+    response = templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "lang": chosen,
+            "t": lambda key: tr.get(key, key),
+            "asset": asset,
+            "leaflet_url": LEAFLET_URL,
+            "cluster_url": CLUSTER_URL,
+            "config": config,
+            "states": ["down", "degraded", "unknown", "maintenance", "up"],
+        },
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Content-Security-Policy"] = content_security_policy(settings.tile_url)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.get("/web/changes", tags=["dashboard"])
+def map_changes(
+    session: SessionDep,
+    response: Response,
+    cursor: Annotated[str | None, Query(max_length=100, description="From the previous answer")] = None,
+) -> dict[str, Any]:
+    """Cameras whose state, cause or acknowledgement changed since ``cursor`` (``full``: reload /api/map)."""
+    response.headers["Cache-Control"] = "no-store"
+    return changes_since(session, cursor)
+
+
+@router.get("/web/cameras/{camera_id}/pictures", tags=["dashboard"])
+def picture_times(camera_id: str, session: SessionDep) -> dict[str, Any]:
+    """When the latest picture was taken and the reference view set (captions; cache-busting image URLs)."""
+    from camsvc.models import Camera
+
+    if session.get(Camera, camera_id) is None:
+        raise HTTPException(404, f"no camera {camera_id!r}")
+    latest = session.exec(
+        select(Thumbnail.at, Thumbnail.state).where(
+            Thumbnail.camera_id == camera_id,
+            Thumbnail.at_transition == False,  # noqa: E712
+        )
+    ).first()
+    status = session.get(CameraStatus, camera_id)
+    return {
+        "latest_at": latest[0] if latest else None,
+        "latest_state": str(latest[1]) if latest and latest[1] else None,
+        "reference_set_at": status.reference_set_at if status else None,
+        "has_reference": bool(status and status.reference_jpeg),
+    }

@@ -1,0 +1,107 @@
+"""Browser-test fixtures: a real SQLite database with 240 cameras in real states, the real app served by
+uvicorn on 127.0.0.1, and Debian's chromium driven by Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from camsvc.config import Settings
+from camsvc.web.sample import Sample
+from tests.web.live import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Port 9 (discard): nothing answers and chromium refuses it outright, so no tile ever loads.
+NO_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+CAMERAS = 240
+
+
+@dataclass
+class Dash:
+    url: str
+    engine: Engine
+    sample: Sample
+    settings: Settings
+    now: dt.datetime
+
+
+def _fleet(tmp: Path) -> tuple[Settings, Engine, Sample, dt.datetime]:
+    from camsvc.db import make_engine, upgrade
+    from camsvc.web.sample import fill
+
+    settings = Settings(data_dir=tmp, tile_url=NO_TILES)
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return settings, engine, fill(engine, CAMERAS, now=now, seed=7), now
+
+
+@pytest.fixture(scope="module")
+def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
+    """One fleet and one server per test module (filling 240 cameras through record_check takes a few s)."""
+    from camsvc.app import create_app
+
+    settings, engine, sample, now = _fleet(tmp_path_factory.mktemp("dash"))
+    with LiveServer(create_app(settings, start_runtime=False)) as srv:
+        yield Dash(srv.url, engine, sample, settings, now)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page_factory(browser: Any) -> Iterator[Any]:
+    """New isolated pages (own localStorage); the browser's zone is New York on purpose: the page must
+    still show Asia/Ho_Chi_Minh times. Page errors fail the test."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def make(width: int = 1440, height: int = 900, **kw: Any) -> Any:
+        ctx = browser.new_context(
+            viewport={"width": width, "height": height},
+            timezone_id="America/New_York",
+            locale="en-US",
+            **kw,
+        )
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "console",
+            lambda m: (
+                errors.append(m.text)
+                if m.type == "error" and "ERR_UNSAFE_PORT" not in m.text and "404" not in m.text
+                else None
+            ),
+        )
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+    assert not errors, f"errors in the page: {errors}"

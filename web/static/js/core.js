@@ -1,0 +1,220 @@
+/* camsvc dashboard: shared helpers (configuration, translations, times, durations, DOM, fetch).
+ * Plain JS, no build step. Everything hangs off window.CS; window.camsvc is the small public hook object.
+ * Data from the API is only ever put into the page as text (textContent / attributes), never as HTML. */
+(function () {
+  "use strict";
+  const CS = (window.CS = window.CS || {});
+  const cfg = JSON.parse(document.getElementById("camsvc-config").textContent);
+  CS.cfg = cfg;
+
+  // Worst first: the list order, and the colour a cluster takes from the worst camera inside it.
+  CS.STATES = ["down", "degraded", "unknown", "maintenance", "up"];
+  CS.RANK = { down: 0, degraded: 1, unknown: 2, maintenance: 3, up: 4 };
+
+  // ------------------------------------------------------------------------------------ language
+  const LANGS = ["vi", "en"];
+  const STORE_KEY = "camsvc.lang";
+
+  function initialLanguage() {
+    if (cfg.langFromUrl) return cfg.lang; // ?lang=en wins, and is remembered below
+    try {
+      const saved = window.localStorage.getItem(STORE_KEY);
+      if (LANGS.includes(saved)) return saved;
+    } catch (e) {
+      /* storage disabled: fall back to the service default */
+    }
+    return cfg.lang;
+  }
+  CS.lang = initialLanguage();
+
+  CS.setLanguage = function (lang, remember) {
+    if (!LANGS.includes(lang)) return;
+    CS.lang = lang;
+    if (remember) {
+      try {
+        window.localStorage.setItem(STORE_KEY, lang);
+      } catch (e) {
+        /* ignore */
+      }
+    }
+    document.documentElement.lang = lang;
+    CS.applyTranslations(document);
+  };
+
+  CS.t = function (key, vars) {
+    let s = (cfg.i18n[CS.lang] || {})[key];
+    if (s == null) s = (cfg.i18n.vi || {})[key];
+    if (s == null) return key;
+    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] != null ? String(vars[k]) : m));
+    return s;
+  };
+  CS.has = (key) => key in (cfg.i18n[CS.lang] || {});
+
+  /** Elements carrying data-i18n (text), data-i18n-title, data-i18n-label (aria-label), data-i18n-ph. */
+  CS.applyTranslations = function (root) {
+    root.querySelectorAll("[data-i18n]").forEach((el) => (el.textContent = CS.t(el.dataset.i18n)));
+    root.querySelectorAll("[data-i18n-title]").forEach((el) => (el.title = CS.t(el.dataset.i18nTitle)));
+    root
+      .querySelectorAll("[data-i18n-label]")
+      .forEach((el) => el.setAttribute("aria-label", CS.t(el.dataset.i18nLabel)));
+    root
+      .querySelectorAll("[data-i18n-ph]")
+      .forEach((el) => el.setAttribute("placeholder", CS.t(el.dataset.i18nPh)));
+  };
+
+  CS.causeText = function (code) {
+    if (!code) return "";
+    return CS.has("cause." + code) ? CS.t("cause." + code) : String(code).replace(/_/g, " ");
+  };
+  CS.stateText = (state) => CS.t("state." + state);
+
+  // --------------------------------------------------------------------------------- clock, times
+  // The server's Date header corrects a wrong clock on the desk PC or phone (durations stay right).
+  let skewMs = 0;
+  CS.now = () => Date.now() + skewMs;
+  function noteServerDate(response) {
+    const d = response.headers.get("date");
+    if (!d) return;
+    const server = Date.parse(d);
+    if (!isNaN(server)) {
+      const skew = server - Date.now();
+      // the header has 1 s resolution: ignore sub-2 s differences
+      skewMs = Math.abs(skew) > 2000 ? skew : 0;
+    }
+  }
+
+  CS.parseTime = function (iso) {
+    if (!iso) return null;
+    const s = String(iso);
+    const d = new Date(/[zZ]$|[+-]\d\d:?\d\d$/.test(s) ? s : s + "Z"); // naive = UTC (as stored)
+    return isNaN(d.getTime()) ? null : d;
+  };
+
+  // Always the commune's zone (Asia/Ho_Chi_Minh), whatever zone the browser is in.
+  const partsFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: cfg.timezone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+  });
+  function parts(date) {
+    const o = {};
+    for (const p of partsFormat.formatToParts(date)) o[p.type] = p.value;
+    if (o.hour === "24") o.hour = "00";
+    return o;
+  }
+
+  /** "21:04 22/11/2025"; {short: true} drops the year when it is this year; {seconds: true} adds them. */
+  CS.fmtTime = function (iso, opts) {
+    const d = iso instanceof Date ? iso : CS.parseTime(iso);
+    if (!d) return "";
+    const o = opts || {};
+    const p = parts(d);
+    let s = p.hour + ":" + p.minute + (o.seconds ? ":" + p.second : "");
+    if (o.timeOnly) return s;
+    s += " " + p.day + "/" + p.month;
+    if (!o.short || p.year !== parts(new Date(CS.now())).year) s += "/" + p.year;
+    return s;
+  };
+
+  /** Human duration, two units at most: "2 giờ 5 phút", "3 ngày 4 giờ", "45 giây". */
+  CS.fmtDuration = function (seconds) {
+    let sec = Math.max(0, Math.floor(Number(seconds) || 0));
+    const d = Math.floor(sec / 86400);
+    const h = Math.floor((sec % 86400) / 3600);
+    const m = Math.floor((sec % 3600) / 60);
+    sec = sec % 60;
+    const t = CS.t;
+    if (d) return [t("duration.day", { n: d })].concat(h ? [t("duration.hour", { n: h })] : []).join(" ");
+    if (h) return [t("duration.hour", { n: h })].concat(m ? [t("duration.minute", { n: m })] : []).join(" ");
+    if (m) return t("duration.minute", { n: m });
+    if (sec) return t("duration.second", { n: sec });
+    return t("duration.now");
+  };
+  CS.age = function (iso) {
+    const d = CS.parseTime(iso);
+    return d ? (CS.now() - d.getTime()) / 1000 : 0;
+  };
+
+  /** Accent- and case-insensitive search key, like the server's: "Bắc Chiến Thắng" -> "bac chien thang". */
+  CS.fold = (s) =>
+    String(s || "")
+      .replace(/đ/g, "d")
+      .replace(/Đ/g, "D")
+      .normalize("NFKD")
+      .replace(/[\u0300-\u036f]/g, "")
+      .toLowerCase()
+      .replace(/\s+/g, " ")
+      .trim();
+
+  // ---------------------------------------------------------------------------------------- DOM
+  /** h("div", {class: "x", onclick: fn}, "text", child...) — text children become text nodes. */
+  CS.h = function (tag, attrs) {
+    const el = document.createElement(tag);
+    if (attrs) {
+      for (const k in attrs) {
+        const v = attrs[k];
+        if (v == null || v === false) continue;
+        if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+        else if (k === "class") el.className = v;
+        else if (k === "text") el.textContent = v;
+        else el.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    for (let i = 2; i < arguments.length; i++) append(el, arguments[i]);
+    return el;
+  };
+  function append(el, c) {
+    if (c == null || c === false) return;
+    if (Array.isArray(c)) c.forEach((x) => append(el, x));
+    else el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  /** The state's glyph (shape + symbol), so state never relies on colour alone. */
+  CS.icon = function (state, cls) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "ico ico-" + state + (cls ? " " + cls : ""));
+    svg.setAttribute("viewBox", "0 0 20 20");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const use = document.createElementNS(SVG, "use");
+    use.setAttribute("href", "#g-" + state);
+    svg.appendChild(use);
+    return svg;
+  };
+  /** The same glyph as markup, for Leaflet divIcons (state is one of CS.STATES: no data inside). */
+  CS.iconHtml = (state) =>
+    '<svg class="ico ico-' + state + '" viewBox="0 0 20 20" aria-hidden="true" focusable="false">' +
+    '<use href="#g-' + state + '"></use></svg>';
+
+  // ---------------------------------------------------------------------------------------- fetch
+  CS.api = async function (url, opts) {
+    const o = Object.assign({ credentials: "same-origin" }, opts || {});
+    o.headers = Object.assign({ Accept: "application/json" }, o.headers || {});
+    const r = await fetch(url, o);
+    noteServerDate(r);
+    if (r.status === 304) return { status: 304, headers: r.headers, body: null };
+    if (!r.ok) {
+      let msg = r.status + " " + (r.statusText || "");
+      try {
+        const b = await r.json();
+        if (b && b.detail) msg = typeof b.detail === "string" ? b.detail : JSON.stringify(b.detail);
+      } catch (e) {
+        /* not JSON */
+      }
+      const err = new Error(msg.trim());
+      err.status = r.status;
+      throw err;
+    }
+    const ct = r.headers.get("content-type") || "";
+    const body = r.status === 204 ? null : ct.includes("json") ? await r.json() : await r.text();
+    return { status: r.status, headers: r.headers, body: body };
+  };
+
+  CS.enc = encodeURIComponent;
+})();
