@@ -78,14 +78,21 @@ def _all_up(svc: ServiceProcess) -> bool:
     return bool(cams) and all(c["state"] == "up" for c in cams)
 
 
-def test_faults_reach_the_technician_grouped_and_recovered(sim: Any, svc: ServiceProcess, smtp_mod: SmtpSink) -> None:
+def test_faults_reach_the_technician_grouped_and_recovered(
+    sim: Any, svc: ServiceProcess, smtp_mod: SmtpSink
+) -> None:
     smtp = smtp_mod
     hamlets: dict[str, list[str]] = {}
     for c in sim.fleet:
         hamlets.setdefault(c.hamlet, []).append(c.id)
     big = max(hamlets, key=lambda h: len(hamlets[h]))
     lone = next(cid for h, ids in hamlets.items() if h != big for cid in ids)
-    tech = _api(svc, "POST", "/api/contacts", json={"name": "Kỹ thuật", "channels": [{"url": smtp.url("kt@example.org")}]})
+    tech = _api(
+        svc,
+        "POST",
+        "/api/contacts",
+        json={"name": "Kỹ thuật", "channels": [{"url": smtp.url("kt@example.org")}]},
+    )
     _api(svc, "POST", "/api/routing-rules", json={"contact_id": tech["id"]})
     assert wait_for(lambda: _all_up(svc), 90, 1.0), "fleet never came up"
     assert smtp.count() == 0
