@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -32,8 +33,11 @@ def _parse_extra(values: tuple[str, ...]) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for v in values:
         name, sep, path = v.partition("=")
-        if not sep or not name or not path or "/" in name:
-            raise click.BadParameter(f"{v!r}: expected NAME=PATH (NAME without '/')", param_hint="--extra")
+        if not sep or not path or not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+            raise click.BadParameter(
+                f"{v!r}: expected NAME=PATH, NAME made of letters, digits, '.', '_', '-'",
+                param_hint="--extra",
+            )
         out[name] = Path(path)
     return out
 

@@ -321,6 +321,9 @@ class Simulator:
             return await self._route(method, target, body)
         except SimError as exc:
             return exc.status, {"error": str(exc), "valid": exc.valid}
+        except Exception as exc:  # e.g. an encode failed: tell the caller, keep serving
+            log.exception("control request %s %s failed", method, target)
+            return 500, {"error": f"{type(exc).__name__}: {exc}"}
 
     async def _route(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
         if method == "GET" and target in ("/", "/health"):
