@@ -234,6 +234,10 @@ class Simulator:
     def status(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/cameras")["cameras"])
 
+    def stats(self) -> dict[str, int]:
+        """Live RTSP sessions in the GStreamer server, open camera connections, requests served."""
+        return dict(self._call("GET", "/stats"))
+
     def faults(self) -> dict[str, str]:
         """Current fault of every camera."""
         return {c["id"]: c["fault"] for c in self.status()}

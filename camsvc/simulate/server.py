@@ -27,6 +27,7 @@ from camsvc.simulate.faults import (
     DESCRIPTIONS,
     ENDED_AFTER_S,
     FAULTS,
+    NORMAL,
     PICTURE_FAULTS,
     check_fault,
 )
@@ -336,6 +337,14 @@ class Simulator:
             return 200, {"hamlets": [h for h in HAMLETS if any(s.camera.hamlet == h for s in self.specs)]}
         if method == "GET" and target == "/faults":
             return 200, {"faults": list(FAULTS), "descriptions": DESCRIPTIONS}
+        if method == "GET" and target == "/stats":
+            gst = await self.gst.call("stats") if self.gst is not None else {}
+            return 200, {
+                "rtsp_sessions": gst.get("sessions", 0),
+                "connections": sum(len(f.conns) for f in self.fronts.values()),
+                "requests": sum(f.requests for f in self.fronts.values()),
+                "faulted": sum(f.fault != NORMAL for f in self.fronts.values()),
+            }
         if method == "GET" and target == "/extra":
             return 200, {"extra": self.extra_urls}
         if method == "POST" and target == "/faults":
@@ -352,12 +361,12 @@ class Simulator:
             hamlet, ids = self.hamlet_cameras(str(data["hamlet"]))
             await self.set_fault(ids, fault)
             return 200, {"fault": fault, "hamlet": hamlet, "cameras": ids}
-        if target in ("/", "/health", "/cameras", "/hamlets", "/faults", "/extra"):
+        if target in ("/", "/health", "/cameras", "/hamlets", "/faults", "/extra", "/stats"):
             return 405, {"error": f"{method} not allowed on {target}"}
         return 404, {
             "error": f"no such endpoint {target}",
             "valid": ["GET /health", "GET /cameras", "GET /cameras/<id>", "GET /hamlets", "GET /faults",
-                      "POST /faults", "GET /extra"],
+                      "POST /faults", "GET /extra", "GET /stats"],
         }  # fmt: skip
 
 

@@ -143,6 +143,19 @@ def test_rtsp_stream_is_live_five_fps_with_motion(sim: Simulator) -> None:
     assert 0.12 < steady[len(steady) // 2] < 0.3  # ~0.2 s between frames: 5 fps
 
 
+def test_sessions_end_with_their_clients(sim: Simulator) -> None:
+    caps = [cv2.VideoCapture(sim.url(c.id), cv2.CAP_FFMPEG) for c in sim.fleet[:3]]
+    try:
+        assert all(c.read()[0] for c in caps)
+        stats = sim.stats()
+        assert stats["rtsp_sessions"] >= 2 and stats["connections"] >= 3
+    finally:
+        for c in caps:
+            c.release()
+    # nothing keeps pushing frames for clients that left: an idle simulator costs nothing
+    assert wait_until(lambda: sim.stats()["rtsp_sessions"] == 0 and sim.stats()["connections"] == 0, 5)
+
+
 def test_fleet_files_describe_the_running_cameras(sim: Simulator) -> None:
     assert sim.fleet_csv.is_file() and sim.fleet_yaml.is_file()
     assert read_fleet(sim.fleet_yaml) == sim.fleet == read_fleet(sim.fleet_csv)
