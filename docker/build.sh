@@ -43,7 +43,8 @@ debian_mirror() {
 
 make_local_base() {
   ensure_apt_packages debootstrap
-  local mirror security rootfs
+  local mirror security rootfs t0
+  t0=$(date +%s)
   mirror=$(debian_mirror main)
   mirror=${mirror:-http://deb.debian.org/debian}
   security=$(debian_mirror security)
@@ -79,6 +80,7 @@ SLIM
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | "${CTR[@]}" import --change 'CMD ["bash"]' - "$LOCAL_BASE" >/dev/null
   rm -rf "$rootfs"
+  echo "made $LOCAL_BASE in $(($(date +%s) - t0)) s" >&2
 }
 
 select_engine
