@@ -153,6 +153,9 @@ class Dispatcher:
     # ------------------------------------------------------------------------------------------ the pass
     def run_once(self, now: dt.datetime | None = None) -> PassStats:
         now = now or self.clock()
+        # Resolve the signing key before any transaction: creating it opens its own write transaction,
+        # which would wait forever (SQLite) on the one a transition's processing holds in this thread.
+        self.signing_key()
         stats = PassStats()
         stats.transitions = self.process_transitions(now)
         stats.queued = self.run_timers(now)
