@@ -51,6 +51,15 @@ def tree_cpu_s(pid: int) -> float:
     return total / CLK_TCK
 
 
+def proc_cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def tree_rss_mb(pid: int) -> float:
     total = 0
     for p in _tree(pid):
@@ -163,13 +172,23 @@ async def _rtsp_pull(url: str, seconds: float) -> tuple[bool, int]:
         if status != 200:
             return False, 0
         deadline = time.monotonic() + seconds
+        buf = bytearray()
         while time.monotonic() < deadline:
-            hdr = await asyncio.wait_for(reader.readexactly(4), 5)
-            if hdr[:1] != b"$":
-                return frames > 0, frames  # an RTSP message in the stream: good enough for this count
-            payload = await reader.readexactly(int.from_bytes(hdr[2:4], "big"))
-            if hdr[1] == 0 and len(payload) > 1 and payload[1] & 0x80:
-                frames += 1
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            if not chunk:
+                break
+            buf += chunk
+            pos = 0
+            while len(buf) - pos >= 4:  # interleaved frames: $ channel length(2) payload
+                if buf[pos] != 0x24:
+                    return frames > 0, frames  # an RTSP message in the stream: good enough for a count
+                end = pos + 4 + int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                if end > len(buf):
+                    break
+                if buf[pos + 1] == 0 and end - pos > 5 and buf[pos + 5] & 0x80:  # RTP marker: frame ends
+                    frames += 1
+                pos = end
+            del buf[:pos]
         return True, frames
     except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
         return frames > 0, frames
@@ -178,22 +197,40 @@ async def _rtsp_pull(url: str, seconds: float) -> tuple[bool, int]:
 
 
 async def _mjpeg_pull(url: str, seconds: float) -> tuple[bool, int]:
-    import httpx
+    """GET an MJPEG stream over a plain socket (Basic auth); count parts for *seconds*."""
+    import asyncio
+    import base64
+    from urllib.parse import unquote, urlsplit
 
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    auth = ""
+    if parts.username:
+        token = base64.b64encode(
+            f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        ).decode()
+        auth = f"Authorization: Basic {token}\r\n"
     frames = 0
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
-        try:
-            async with client.stream("GET", url) as resp:
-                if resp.status_code != 200:
-                    return False, 0
-                deadline = time.monotonic() + seconds
-                async for chunk in resp.aiter_raw():
-                    frames += chunk.count(b"Content-Type: image/jpeg")
-                    if time.monotonic() > deadline:
-                        break
-        except httpx.HTTPError:
-            return frames > 0, frames
-    return True, frames
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, parts.port), 10)
+    except OSError:
+        return False, 0
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.hostname}\r\n{auth}\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+            return False, 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            if not chunk:
+                break
+            frames += chunk.count(b"Content-Type: image/jpeg")
+        return True, frames
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        return frames > 0, frames
+    finally:
+        writer.close()
 
 
 def raw_pull_all(urls: list[str], seconds: float) -> list[tuple[bool, int]]:
@@ -260,9 +297,11 @@ def run(
         }
 
         # 2) every camera pulled at once by a client that does not decode: the server's own cost
-        c0, t0 = tree_cpu_s(sim.pid), time.monotonic()
+        c0, m0, k0, t0 = tree_cpu_s(sim.pid), proc_cpu_s(sim.pid), time.process_time(), time.monotonic()
         raw = raw_pull_all(urls, pull_s)
         dt = time.monotonic() - t0
+        relay = 100 * (proc_cpu_s(sim.pid) - m0) / dt
+        client = 100 * (time.process_time() - k0) / dt
         fps = sorted(n / pull_s for _, n in raw)
         res["pull_all_raw"] = {
             "clients": len(urls),
@@ -270,6 +309,8 @@ def run(
             "wall_s": round(dt, 2),
             "failed": sum(not ok for ok, _ in raw),
             "server_cpu_pct": round(100 * (tree_cpu_s(sim.pid) - c0) / dt, 1),
+            "of_which_front_relay_pct": round(relay, 1),
+            "client_cpu_pct": round(client, 1),
             "fps_per_client_median": round(fps[len(fps) // 2], 2),
             "fps_per_client_min": round(fps[0], 2),
         }
