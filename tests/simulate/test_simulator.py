@@ -221,7 +221,7 @@ def test_auth_refuses_the_right_credentials_with_401(clean_sim: Simulator) -> No
     sim.fault(http, "auth")
     t0 = time.monotonic()
     opened, _ = grab(sim.url(rtsp), 1)
-    assert not opened and time.monotonic() - t0 < 2
+    assert not opened and time.monotonic() - t0 < 3.5  # refused at once, not the 4 s open limit
     port = sim.port(rtsp)
     with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
         reply = rtsp_request(s, port, path_of(sim.camera(rtsp).main_url), method="DESCRIBE")
@@ -260,7 +260,7 @@ def test_stall_stops_the_stream_but_keeps_the_connection(clean_sim: Simulator) -
     cap = cv2.VideoCapture(
         sim.url(cam),
         cv2.CAP_FFMPEG,
-        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 4000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 1500],
+        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 4000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 2000],
     )
     try:
         assert cap.isOpened()
@@ -269,10 +269,10 @@ def test_stall_stops_the_stream_but_keeps_the_connection(clean_sim: Simulator) -
             t0 = time.monotonic()
             ok, _ = cap.read()
             reads.append((ok, time.monotonic() - t0))
-            if not ok or reads[-1][1] > 1.2:
+            if not ok or reads[-1][1] > 1.7:
                 break
-        assert reads[0][0] and reads[0][1] < 1.0  # it started ...
-        assert reads[-1][1] > 1.2  # ... then a read waited out the limit
+        assert reads[0][0] and any(ok and dt < 1.0 for ok, dt in reads[:-1])  # it started ...
+        assert reads[-1][1] > 1.7  # ... then a read waited out the limit
         assert next(c for c in sim.status() if c["id"] == cam)["connections"] >= 1  # still connected
     finally:
         cap.release()
