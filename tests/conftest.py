@@ -10,7 +10,7 @@ import pytest
 
 # Never read the developer's config file or environment in tests.
 os.environ.pop("CAMSVC_CONFIG", None)
-for _k in [k for k in os.environ if k.startswith("CAMSVC_")]:
+for _k in [k for k in os.environ if k.startswith("CAMSVC_") and not k.startswith("CAMSVC_TEST_")]:
     os.environ.pop(_k)
 
 from camsvc.config import Settings  # noqa: E402

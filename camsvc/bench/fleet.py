@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 import httpx
+import sqlalchemy as sa
 
 from camsvc.bench.common import (
     free_port,
@@ -30,6 +31,7 @@ from camsvc.bench.common import (
     wait_http,
     write_json,
 )
+from camsvc.models import Camera
 
 
 def _status_latency(base: str, n: int) -> list[float]:
@@ -59,6 +61,7 @@ def run_fleet(roadside: int, household: int, interval: float, duration: float, f
         upgrade(engine)
         with session_scope(engine) as s:
             import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
+            s.execute(sa.update(Camera).values(check_interval_s=None))  # the service default applies
         engine.dispose()
         with service(tmp / "data", port, env) as proc:
             # warm-up: one full interval so every camera has been checked once

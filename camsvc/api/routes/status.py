@@ -22,7 +22,8 @@ router = APIRouter(prefix="/api", tags=["status"])
 
 
 def _state_expr() -> Any:
-    return sa.func.coalesce(CameraStatus.state, HealthState.UNKNOWN.name)
+    # cast: PostgreSQL will not COALESCE its enum type with a plain string
+    return sa.func.coalesce(sa.cast(CameraStatus.state, sa.String), HealthState.UNKNOWN.name)
 
 
 def _state_value(raw: Any) -> str:

@@ -1,0 +1,227 @@
+"""The real service (a `camsvc serve` subprocess) checking the real simulator: faults become outages with
+the right cause, hamlet power cuts, a SIGKILL mid-outage, and no secret anywhere in what it says."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from camsvc.bench.common import ServiceProcess, free_port
+from camsvc.models import Camera
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+INTERVAL, RETRY, BUDGET = 3.0, 1.0, 5.0
+# interval + retry + 2 budgets (the confirming check) + scheduling slack on a shared 2-core machine
+DETECT_S = INTERVAL + RETRY + 2 * BUDGET + 8
+ENV = {
+    "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
+    "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(RETRY),
+    "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
+    "CAMSVC_PROBE__BUDGET_S": str(BUDGET),
+    "CAMSVC_PROBE__OPEN_TIMEOUT_S": "3",
+    "CAMSVC_PROBE__READ_TIMEOUT_S": "2",
+    "CAMSVC_LOG_LEVEL": "DEBUG",
+}
+
+
+class Recorder:
+    """Every API response text seen in this module, for the secrets scan."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.texts: list[str] = []
+        self.client = httpx.Client(timeout=15)
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.client.get(self.base + path, params=params)
+        self.texts.append(r.text)
+        r.raise_for_status()
+        return r.json() if "json" in r.headers.get("content-type", "") else r.text
+
+
+def wait_for(
+    cond: Callable[[], bool], timeout_s: float, what: str, describe: Callable[[], object] | None = None
+) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if cond():
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    extra = f": {describe()}" if describe else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{extra}")
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from camsvc.simulate.harness import Simulator
+
+    with Simulator(roadside=6, household=14, out_dir=tmp_path_factory.mktemp("sim")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    data = tmp_path_factory.mktemp("svc")
+    from camsvc.cameras import import_cameras
+    from camsvc.config import Settings
+    from camsvc.db import make_engine, session_scope, upgrade
+
+    engine = make_engine(Settings(data_dir=data).db_url)
+    upgrade(engine)
+    with session_scope(engine) as s:
+        import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
+        s.execute(sa.update(Camera).values(check_interval_s=None))  # the service default applies
+    engine.dispose()
+    proc = ServiceProcess(data, free_port(), ENV).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def api(svc: ServiceProcess) -> Recorder:
+    return Recorder(svc.base)
+
+
+def states(api: Recorder) -> dict[str, dict[str, Any]]:
+    """Enabled cameras only: a disabled one is never checked and stays unknown."""
+    return {c["id"]: c for c in api.get("/api/map")["cameras"] if c["enabled"]}
+
+
+def all_up(api: Recorder) -> bool:
+    return all(c["state"] == "up" for c in states(api).values())
+
+
+def not_up(api: Recorder) -> dict[str, tuple[str, str | None]]:
+    return {k: (c["state"], c["cause"]) for k, c in states(api).items() if c["state"] != "up"}
+
+
+def test_fleet_comes_up(sim: Any, api: Recorder) -> None:
+    wait_for(lambda: all_up(api), 90, "every simulated camera up", lambda: not_up(api))
+    st = api.get("/api/status")
+    enabled = [c for c in sim.fleet if c.enabled]
+    assert st["by_state"]["up"] == st["total"] == len(enabled) >= 15
+    assert st["disabled"] == 20 - len(enabled)
+
+
+def test_faults_go_down_with_cause_and_come_back(sim: Any, api: Recorder) -> None:
+    wait_for(lambda: all_up(api), 60, "fleet up", lambda: not_up(api))
+    ids = [c.id for c in sim.fleet if c.enabled]
+    plan = {
+        **dict.fromkeys(ids[0:5], "down"),
+        **dict.fromkeys(ids[5:8], "hang"),
+        **dict.fromkeys(ids[8:10], "stall"),
+    }
+    expected_cause = {"down": "refused", "hang": "timeout", "stall": "stalled"}
+    t_switch = time.time()
+    for cid, fault in plan.items():
+        sim.fault(cid, fault)
+
+    def confirmed() -> bool:
+        s = states(api)
+        return all(s[c]["state"] == "down" for c in plan)
+
+    wait_for(
+        confirmed, DETECT_S + 5, "faulty cameras down", lambda: {c: states(api)[c]["state"] for c in plan}
+    )
+    s = states(api)
+    for cid, fault in plan.items():
+        assert s[cid]["cause"] == expected_cause[fault], (cid, fault, s[cid])
+    others = [c for c in ids if c not in plan]
+    assert all(s[c]["state"] == "up" for c in others), {c: s[c]["state"] for c in others}
+
+    t_restore = time.time()
+    for cid in plan:
+        sim.fault(cid, "normal")
+    wait_for(
+        lambda: all(states(api)[c]["state"] == "up" for c in plan),
+        INTERVAL + 2 * BUDGET + 10,
+        "recovery",
+        lambda: {c: (states(api)[c]["state"], plan[c]) for c in plan},
+    )
+    t_up = time.time()
+    for cid in plan:
+        outs = api.get(f"/api/cameras/{cid}/outages")
+        assert len(outs) == 1, outs
+        o = outs[0]
+        assert not o["open"] and o["cause"] == expected_cause[plan[cid]]
+        started = _ts(o["started_at"])
+        ended = _ts(o["ended_at"])
+        # the outage starts at the first failed check after the switch, ends at the first good one
+        assert t_switch - 1 <= started <= t_switch + INTERVAL * 1.1 + BUDGET + 2
+        assert t_restore - 1 <= ended <= t_up + 1
+        assert abs(o["duration_s"] - (ended - started)) < 0.06  # rounded to 0.1 s
+    # the others never had an outage
+    assert api.get("/api/outages", camera=others[0]) == []
+
+
+def test_hamlet_power_cut(sim: Any, api: Recorder) -> None:
+    wait_for(lambda: all_up(api), 60, "fleet up", lambda: not_up(api))
+    hamlet = max({c.hamlet for c in sim.fleet}, key=lambda h: sum(c.hamlet == h for c in sim.fleet))
+    affected = [cid for cid in sim.fault_hamlet(hamlet, "down") if sim.camera(cid).enabled]
+    assert len(affected) >= 2
+    wait_for(
+        lambda: api.get("/api/status")["by_hamlet"][hamlet]["down"] == len(affected),
+        DETECT_S + 5,
+        "whole hamlet down",
+    )
+    st = api.get("/api/status")
+    assert st["by_state"]["down"] == len(affected)
+    assert {d["id"] for d in st["longest_down"]} == set(affected)
+    open_outages = api.get("/api/outages", open="true", hamlet=hamlet)
+    assert {o["camera_id"] for o in open_outages} == set(affected)
+    sim.fault_hamlet(hamlet, "normal")
+    wait_for(lambda: all_up(api), INTERVAL + 2 * BUDGET + 15, "hamlet back")
+
+
+def test_sigkill_mid_outage_continues_the_same_outage(sim: Any, svc: ServiceProcess, api: Recorder) -> None:
+    wait_for(lambda: all_up(api), 60, "fleet up", lambda: not_up(api))
+    cid = [c.id for c in sim.fleet if c.enabled][-1]
+    sim.fault(cid, "down")
+    wait_for(lambda: states(api)[cid]["state"] == "down", DETECT_S, f"{cid} down")
+    before = api.get(f"/api/cameras/{cid}/outages")
+    assert len(before) == 1 and before[0]["open"]
+    svc.kill()
+    svc.start()
+    # several checks of the still-dead camera by the new process
+    time.sleep(INTERVAL * 2 + BUDGET)
+    after = api.get(f"/api/cameras/{cid}/outages")
+    assert [o["id"] for o in after] == [before[0]["id"]] and after[0]["open"]
+    assert states(api)[cid]["state"] == "down"
+    sim.fault(cid, "normal")
+    wait_for(lambda: states(api)[cid]["state"] == "up", INTERVAL + 2 * BUDGET + 10, f"{cid} back")
+    final = api.get(f"/api/cameras/{cid}/outages")
+    assert len(final) == 1 and not final[0]["open"]
+    trs = [(t["old_state"], t["new_state"]) for t in reversed(api.get(f"/api/cameras/{cid}/transitions"))]
+    assert trs.count(("up", "down")) == 1 and trs.count(("down", "up")) == 1, trs
+
+
+def test_no_secret_in_any_response_export_or_log(sim: Any, svc: ServiceProcess, api: Recorder) -> None:
+    passwords = {c.password for c in sim.fleet if c.password}
+    assert passwords, "the simulated fleet must have credentials for this test to mean anything"
+    api.get("/api/cameras", limit=1000)
+    for c in sim.fleet:
+        api.get(f"/api/cameras/{c.id}")
+        api.get(f"/api/cameras/{c.id}/checks")
+    api.get("/api/cameras/export", format="csv")
+    api.get("/api/cameras/export", format="yaml")
+    api.get("/api/outages", format="csv", period="day")
+    api.get("/api/uptime", period="day")
+    api.get("/metrics")
+    api.get("/openapi.json")
+    api.get("/")
+    corpus = "\n".join(api.texts) + svc.log_text()
+    assert "DEBUG" in svc.log_text()  # the log really was verbose
+    for pw in passwords:
+        assert pw not in corpus
+
+
+def _ts(s: str) -> float:
+    from camsvc.timefmt import parse_utc
+
+    return parse_utc(s).timestamp()
