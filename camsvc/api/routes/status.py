@@ -21,12 +21,10 @@ from camsvc.timefmt import local_str, parse_utc
 router = APIRouter(prefix="/api", tags=["status"])
 
 
-def _state_expr() -> Any:
-    # cast: PostgreSQL will not COALESCE its enum type with a plain string
-    return sa.func.coalesce(sa.cast(CameraStatus.state, sa.String), HealthState.UNKNOWN.name)
-
-
 def _state_value(raw: Any) -> str:
+    """A camera never checked has no status row: it is unknown."""
+    if raw is None:
+        return HealthState.UNKNOWN.value
     if isinstance(raw, HealthState):
         return raw.value
     return HealthState[raw].value if raw in HealthState.__members__ else str(raw)
@@ -36,11 +34,11 @@ def _state_value(raw: Any) -> str:
 def status(session: SessionDep) -> dict[str, Any]:
     """Counts by state, by kind and by hamlet (enabled cameras), and the cameras down longest first."""
     rows = session.execute(
-        sa.select(Camera.kind, Camera.hamlet, _state_expr(), func.count())
+        sa.select(Camera.kind, Camera.hamlet, CameraStatus.state, func.count())
         .select_from(Camera)
         .join(CameraStatus, CameraStatus.camera_id == Camera.id, isouter=True)
         .where(Camera.enabled == True)  # noqa: E712
-        .group_by(Camera.kind, Camera.hamlet, _state_expr())
+        .group_by(Camera.kind, Camera.hamlet, CameraStatus.state)
     ).all()
     by_state = {s.value: 0 for s in HealthState}
     by_kind: dict[str, dict[str, int]] = {}
