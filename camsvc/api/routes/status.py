@@ -269,13 +269,28 @@ def outages(
 def camera_state_times(
     session: Session, camera_ids: list[str] | None, start: dt.datetime, end: dt.datetime
 ) -> dict[str, StateTimes]:
-    """Time in each state per camera over [start, end), from the transition log."""
-    stmt = select(Transition.camera_id, Transition.at, Transition.new_state).where(Transition.at < end)
+    """Time in each state per camera over [start, end), from the transition log.
+
+    A change into down/degraded counts from its outage's start (the first failed check), as the outage
+    log does, not from the check that confirmed it.
+    """
+    stmt = (
+        select(Transition.camera_id, Transition.at, Transition.new_state, Outage.started_at)
+        .join(
+            Outage,
+            sa.and_(
+                Outage.id == Transition.outage_id,
+                col(Transition.new_state).in_([HealthState.DOWN, HealthState.DEGRADED]),
+            ),
+            isouter=True,
+        )
+        .where(Transition.at < end)
+    )
     if camera_ids is not None:
         stmt = stmt.where(col(Transition.camera_id).in_(camera_ids))
     per: dict[str, list[tuple[dt.datetime, HealthState]]] = {}
-    for cid, at, st in session.exec(stmt.order_by(Transition.at)).all():
-        per.setdefault(cid, []).append((at, st))
+    for cid, at, st, outage_start in session.exec(stmt.order_by(Transition.at)).all():
+        per.setdefault(cid, []).append((min(at, outage_start) if outage_start else at, st))
     out: dict[str, StateTimes] = {}
     for cid in camera_ids if camera_ids is not None else list(per):
         # only transitions up to the start matter for the initial state: state_times handles it
