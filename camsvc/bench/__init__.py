@@ -9,6 +9,7 @@ _BENCHES = {
     "vqd": "camsvc.bench.vqd:vqd",
     "fleet": "camsvc.bench.fleet:fleet",
     "alerts": "camsvc.bench.alerts:alerts",
+    "simulator": "camsvc.simulate.cli:bench_cmd",
 }
 
 
