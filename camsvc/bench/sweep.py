@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import resource
 import shutil
@@ -66,19 +67,27 @@ def _kind(url: str) -> StreamKind:
     return StreamKind.RTSP if url.startswith("rtsp") else StreamKind.MJPEG
 
 
-def _sweep_pool(pool: Any, targets: list[tuple[str, str]], timeout_s: float) -> dict[str, Any]:
+def _strip(r: ProbeResult) -> ProbeResult:
+    r.frames, r.frame_times = [], []  # the bench only counts them: do not hold 5 MB per camera
+    return r
+
+
+def _sweep_pool(pool: Any, targets: list[tuple[str, str]], timeout_s: float, keep: bool) -> dict[str, Any]:
     cpu = _PoolCpu(pool)
     t0 = time.monotonic()
-    futures = {cam: pool.submit(url, kind=_kind(url)) for cam, url in targets}
+    futures = {cam: pool.submit(url, kind=_kind(url), keep_frames=keep) for cam, url in targets}
     results: dict[str, ProbeResult] = {}
     for cam, fut in futures.items():
-        results[cam] = fut.result(timeout_s)
+        results[cam] = _strip(fut.result(timeout_s))
     wall = time.monotonic() - t0
     cpu_s = cpu.seconds()
-    return _describe(results, wall, cpu_s) | {"results": results}
+    rss = [_rss_mb(pid) for pid in pool.worker_pids()]
+    return _describe(results, wall, cpu_s) | {"results": results, "worker_rss_mb": rss}
 
 
-def _sweep_threads(settings: ProbeSettings, targets: list[tuple[str, str]], threads: int) -> dict[str, Any]:
+def _sweep_threads(
+    settings: ProbeSettings, targets: list[tuple[str, str]], threads: int, keep: bool
+) -> dict[str, Any]:
     """Threads only, in this process (no isolation): the comparison for the process-model decision."""
     from camsvc.probing.stream import load_cv2, run_probe
     from camsvc.probing.target import parse_target
@@ -87,12 +96,24 @@ def _sweep_threads(settings: ProbeSettings, targets: list[tuple[str, str]], thre
     t0, c0 = time.monotonic(), time.process_time()
 
     def one(url: str) -> ProbeResult:
-        return run_probe(parse_target(url), _kind(url), settings, settings.budget_s, True)
+        return _strip(run_probe(parse_target(url), _kind(url), settings, settings.budget_s, keep))
 
     with ThreadPoolExecutor(threads) as ex:
         futures = {cam: ex.submit(one, url) for cam, url in targets}
         results = {cam: f.result() for cam, f in futures.items()}
-    return _describe(results, time.monotonic() - t0, time.process_time() - c0) | {"results": results}
+    wall, cpu_s = time.monotonic() - t0, time.process_time() - c0
+    return _describe(results, wall, cpu_s) | {"results": results, "process_rss_mb": _rss_mb(os.getpid())}
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return float("nan")
 
 
 def _describe(results: dict[str, ProbeResult], wall: float, cpu_s: float) -> dict[str, Any]:
@@ -220,6 +241,12 @@ def _floor(settings: ProbeSettings, targets: list[tuple[str, str]], threads: int
     show_default=True,
     help="pool: worker processes x threads (the service); threads: all probes in this process (no isolation).",
 )
+@click.option(
+    "--keep-frames/--no-keep-frames",
+    default=True,
+    show_default=True,
+    help="Ship the decoded frames back to the caller (what picture analysis in the parent needs).",
+)
 @click.option("--skip-script", is_flag=True, help="Skip the subprocess-per-camera comparison.")
 @click.option("--floor-sample", type=click.IntRange(1, 5000), default=40, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True, help="Which cameras get the faults.")
@@ -234,6 +261,7 @@ def sweep(
     budget: float | None,
     max_frames: int | None,
     isolation: str,
+    keep_frames: bool,
     skip_script: bool,
     floor_sample: int,
     seed: int,
@@ -264,6 +292,7 @@ def sweep(
         "settings": settings.model_dump(mode="json"),
         "isolation": isolation,
         "stream": stream,
+        "keep_frames": keep_frames,
     }
     with Simulator(roadside=roadside, household=household) as sim:
         report["simulator_startup_s"] = round(sim.startup_s or 0.0, 1)
@@ -297,8 +326,8 @@ def sweep(
 
             def camsvc_sweep() -> dict[str, Any]:
                 if pool_ctx is not None:
-                    return _sweep_pool(pool_ctx, targets, timeout_s)
-                return _sweep_threads(settings, targets, capacity)
+                    return _sweep_pool(pool_ctx, targets, timeout_s, keep_frames)
+                return _sweep_threads(settings, targets, capacity, keep_frames)
 
             sim_cpu0 = tree_cpu_seconds(sim.pid) if sim.pid else 0.0
             click.echo("camsvc sweep, healthy fleet...")
@@ -403,7 +432,7 @@ def _print(report: dict[str, Any]) -> None:
     s = report["settings"]
     click.echo(
         f"\nfleet {report['fleet']}  workers {s['workers']} x threads {s['threads_per_worker']}, "
-        f"budget {s['budget_s']} s, stream {report['stream']}"
+        f"budget {s['budget_s']} s, max_frames {s['max_frames']}, stream {report['stream']}, keep_frames {report['keep_frames']}"
     )
     click.echo(table(rows))
     click.echo(f"faults classified: {report['fault_classification']}")

@@ -86,9 +86,17 @@ class _Worker:
 class ProbePool:
     """A bounded pool of probe worker processes; ``submit`` returns a Future of a :class:`ProbeResult`."""
 
-    def __init__(self, settings: ProbeSettings, *, grace_s: float = GRACE_S) -> None:
+    def __init__(
+        self, settings: ProbeSettings, *, grace_s: float = GRACE_S, postprocess: str | None = None
+    ) -> None:
+        """*postprocess*: optional ``"module:function"`` run in the worker on each result while its frames
+        are still there (e.g. picture analysis filling ``metrics``/``faults``); frames then cross the
+        process boundary only for ``keep_frames=True`` submissions."""
+        if postprocess is not None and (postprocess.count(":") != 1 or not all(postprocess.split(":"))):
+            raise ValueError(f"postprocess must be 'module:function', got {postprocess!r}")
         self.settings = settings
         self.grace_s = grace_s
+        self.postprocess = postprocess
         self._lock = threading.RLock()
         self._workers: list[_Worker] = []
         self._pending: deque[_Task] = deque()
@@ -246,7 +254,7 @@ class ProbePool:
             child_sock.close()
         conn = Connection(parent_sock.detach())
         level = logging.getLogger("camsvc").getEffectiveLevel()
-        conn.send(("init", self.settings.model_dump(mode="json"), level))
+        conn.send(("init", self.settings.model_dump(mode="json"), level, self.postprocess))
         return _Worker(slot, _Process(process), conn, self.settings.threads_per_worker)
 
     def _dispatch(self) -> None:

@@ -46,6 +46,7 @@ GRACE_S = 2.0  # how far past its budget an in-process probe may run before it i
 # Share of the budget the open and the first read may take at most (the rest: window and diagnosis).
 OPEN_SHARE = 0.5
 READ_SHARE = 0.3
+EXTRA_READS = 3  # frames read per probe at most, in multiples of max_frames (the rest only grabbed)
 DIAGNOSE_MAX_S = 3.0  # the failure check never takes longer than this
 
 Progress = Callable[[str], None]
@@ -271,11 +272,18 @@ def _probe_video(ctx: _Ctx, res: ProbeResult) -> None:
 
 
 def _read_frames(ctx: _Ctx, res: ProbeResult, cap: Any) -> None:
+    """Read for ``window_s`` after the first frame; keep (convert, shrink) at most ``max_frames``.
+
+    The whole window is watched even when ``max_frames`` came early (a server catching up sends a burst):
+    frames past ``max_frames`` are only grabbed (decoded, not converted), so a stream that stops half-way
+    through the window is still seen to stall and the rate is measured over the window. Reads stop at
+    ``EXTRA_READS`` times ``max_frames`` whatever the frame rate.
+    """
     settings = ctx.settings
     first_t: float | None = None
-    times: list[float] = []
+    arrivals: list[float] = []
     last = None
-    while res.frames_decoded < settings.max_frames:
+    while res.frames_decoded < EXTRA_READS * settings.max_frames:
         now = time.monotonic()
         if first_t is not None and now - first_t >= settings.window_s:
             break
@@ -283,11 +291,15 @@ def _read_frames(ctx: _Ctx, res: ProbeResult, cap: Any) -> None:
             if first_t is None:  # only when a tiny budget was given
                 ctx.fail(res, (ErrorClass.TIMEOUT, "budget ran out before the first frame"))
             break
+        keep = res.frames_decoded < settings.max_frames
         t_read = time.monotonic()
-        ok, frame = cap.read()
+        if keep:
+            ok, frame = cap.read()
+        else:
+            ok, frame = cap.grab(), None
         t_got = time.monotonic()
         elapsed = t_got - t_read
-        if not ok or frame is None or classify.is_stalled_read(elapsed, ctx.read_limit):
+        if not ok or (keep and frame is None) or classify.is_stalled_read(elapsed, ctx.read_limit):
             ctx.fail(res, classify.classify_read_failure(res.frames_decoded, elapsed, ctx.read_limit))
             break
         if first_t is None:
@@ -296,12 +308,13 @@ def _read_frames(ctx: _Ctx, res: ProbeResult, cap: Any) -> None:
             res.height, res.width = int(frame.shape[0]), int(frame.shape[1])
             ctx.progress("frames")
         res.frames_decoded += 1
-        times.append(t_got - first_t)
-        last = frame
-        if ctx.keep_frames:
-            res.frames.append(shrink(frame, FRAME_MAX_WIDTH))
-    res.frame_times = times if ctx.keep_frames else []
-    res.fps = classify.measured_fps(times)
+        arrivals.append(t_got - first_t)
+        if keep:
+            last = frame
+            if ctx.keep_frames:
+                res.frames.append(shrink(frame, FRAME_MAX_WIDTH))
+                res.frame_times.append(t_got - first_t)
+    res.fps = classify.measured_fps(arrivals)
     if last is not None:
         res.thumbnail_jpeg = thumbnail(last)
 

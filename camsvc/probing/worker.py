@@ -1,7 +1,7 @@
 """A probe worker process: ``python -m camsvc.probing.worker FD`` (started by :class:`ProbePool`).
 
 It talks to the pool over the socket inherited as file descriptor FD (a
-:class:`multiprocessing.connection.Connection`): first ``("init", settings, log_level)``, then
+:class:`multiprocessing.connection.Connection`): first ``("init", settings, log_level, postprocess)``, then
 ``("probe", id, url, kind, budget_s, keep_frames)`` and ``("stop",)``. It answers ``("ready", pid)``,
 ``("progress", id, stage)``, ``("result", id, ProbeResult)`` and ``("log", level, logger, text)``.
 
@@ -45,21 +45,21 @@ def serve(conn: Connection) -> None:
         return redact_text(text, [s for group in list(secrets.values()) for s in group])
 
     try:
-        kind, settings_data, log_level = conn.recv()
+        kind, settings_data, log_level, postprocess_name = conn.recv()
     except (EOFError, OSError):
         return
     if kind != "init":
         raise RuntimeError(f"probe worker: expected init, got {kind!r}")
-    _forward_logs(send, scrub, log_level)
-    _capture_stderr(send, scrub)
-
     from camsvc.config import ProbeSettings
     from camsvc.probing import stream
     from camsvc.probing.result import StreamKind
     from camsvc.probing.target import InvalidURL, parse_target
 
     settings = ProbeSettings.model_validate(settings_data)
-    stream.configure_opencv_env(settings)
+    stream.configure_opencv_env(settings)  # before anything (the postprocess too) loads cv2
+    postprocess = _load(postprocess_name) if postprocess_name else None
+    _forward_logs(send, scrub, log_level)
+    _capture_stderr(send, scrub)
     cv2 = stream.load_cv2(settings)
     cv2.setNumThreads(1)  # resize/encode of small frames: no OpenCV thread pool per worker
 
@@ -76,9 +76,16 @@ def serve(conn: Connection) -> None:
                     kind,
                     settings,
                     budget_s,
-                    keep_frames,
+                    keep_frames or postprocess is not None,
                     progress=lambda stage: send(("progress", task_id, stage)),
                 )
+                if postprocess is not None:
+                    try:
+                        postprocess(result)
+                    except Exception:
+                        logging.getLogger(__name__).exception("postprocess of %s failed", result.url)
+                    if not keep_frames:  # frames are the bulk of a result: ship them only when asked
+                        result.frames, result.frame_times = [], []
             send(("result", task_id, result))
         finally:
             secrets.pop(task_id, None)
@@ -94,6 +101,14 @@ def serve(conn: Connection) -> None:
             break
         if msg[0] == "probe":
             executor.submit(run, *msg[1:])
+
+
+def _load(target: str) -> Callable[[Any], None]:
+    import importlib
+
+    module, _, attr = target.partition(":")
+    fn: Callable[[Any], None] = getattr(importlib.import_module(module), attr)
+    return fn
 
 
 class _PipeHandler(logging.Handler):

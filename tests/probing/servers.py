@@ -324,3 +324,9 @@ def rtsp_responder(
                 return
 
     return handler
+
+
+def mark_result(result: object) -> None:
+    """A pool ``postprocess`` for tests: records in the worker how many frames it saw."""
+    frames = getattr(result, "frames", [])
+    result.metrics["frames_seen_in_worker"] = float(len(frames))  # type: ignore[attr-defined]

@@ -140,3 +140,15 @@ def test_no_credentials_in_logs(quick: ProbeSettings, serve: Serve, caplog: pyte
     text = "\n".join(r.getMessage() for r in caplog.records) + repr([r.to_dict() for r in results])
     assert PASSWORD not in text
     assert any(rec.name == "camsvc.probing.stream" for rec in caplog.records)  # worker logs did arrive
+
+
+def test_postprocess_runs_in_the_worker_and_frames_stay_there(quick: ProbeSettings, serve: Serve) -> None:
+    srv = serve(S.http_camera("mjpeg"))
+    settings = quick.model_copy(update={"workers": 1, "threads_per_worker": 2})
+    with ProbePool(settings, postprocess="tests.probing.servers:mark_result") as p:
+        slim = p.submit(srv.url("http", "/video"), keep_frames=False).result(10)
+        full = p.submit(srv.url("http", "/video"), keep_frames=True).result(10)
+    assert slim.ok and slim.metrics["frames_seen_in_worker"] >= 2 and slim.frames == []
+    assert full.ok and full.metrics["frames_seen_in_worker"] == len(full.frames) >= 2
+    with pytest.raises(ValueError):
+        ProbePool(settings, postprocess="no-colon")
