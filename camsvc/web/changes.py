@@ -5,8 +5,10 @@ the whole fleet each time while checks run. The map and list only show the state
 whether the outage was acknowledged: these change only through a ``Transition`` row (written in the same
 transaction as the state), a registry edit, or an acknowledgement. The cursor captures those three:
 
-* ``t``: the highest Transition id seen; cameras with newer transitions are returned (with a small overlap so
-  a transaction that committed a lower id late is not missed);
+* ``t``: the highest Transition id seen; cameras with newer transitions are returned. Ids are taken at
+  insert, so with concurrent writers (PostgreSQL) a lower id can become visible after a higher one: ids
+  below ``t`` not seen yet ("holes", at most ``MAX_HOLES``) ride along in the cursor and are looked for again;
+  with SQLite there are none;
 * ``r``: a hash of the registry (row count, newest ``updated_at``); when it differs the client reloads the
   full ``/api/map`` (``full: true``);
 * ``a``: a hash of the acknowledgements; when it differs, every camera with an open outage is returned.
@@ -23,9 +25,8 @@ from sqlmodel import Session, col, func, select
 
 from camsvc.models import Camera, CameraStatus, HealthState, Outage, Transition
 
-# Transitions re-read below the cursor: ids are taken at insert, so under concurrent writers (PostgreSQL)
-# a lower id can become visible after a higher one. Re-sending a few cameras is harmless (idempotent).
-OVERLAP = 16
+MAX_HOLES = 16  # unseen transition ids remembered in the cursor (a rolled-back id stays a hole for good)
+HOLE_WINDOW = 1000  # holes are looked for among the newest ids only
 MAX_CAMERAS = 20000  # bound on one answer; beyond it the client is told to reload everything
 
 
@@ -34,19 +35,27 @@ class Cursor:
     transition: int
     registry: str
     acks: str
+    holes: tuple[int, ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.transition}.{self.registry}.{self.acks}"
+        base = f"{self.transition}.{self.registry}.{self.acks}"
+        return base + ("." + "-".join(map(str, self.holes)) if self.holes else "")
 
     @classmethod
     def parse(cls, text: str | None) -> Cursor | None:
         """``None`` for a missing or malformed cursor (the client then reloads everything)."""
-        if not text:
+        if not text or len(text) > 400:
             return None
         parts = text.split(".")
-        if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 18:
+        if len(parts) not in (3, 4) or not parts[0].isdigit() or len(parts[0]) > 18:
             return None
-        return cls(int(parts[0]), parts[1][:32], parts[2][:32])
+        holes: tuple[int, ...] = ()
+        if len(parts) == 4:
+            raw = parts[3].split("-")
+            if not all(h.isdigit() and len(h) <= 18 for h in raw):
+                return None
+            holes = tuple(sorted({int(h) for h in raw}))[-MAX_HOLES:]
+        return cls(int(parts[0]), parts[1][:32], parts[2][:32], holes)
 
 
 def _digest(*values: object) -> str:
@@ -118,13 +127,24 @@ def changes_since(session: Session, cursor_text: str | None) -> dict[str, Any]:
     if old is None or old.registry != now.registry or old.transition > now.transition:
         return {"cursor": str(now), "full": True, "cameras": []}
     ids: set[str] = set()
-    if now.transition > old.transition:
-        low = max(0, old.transition - OVERLAP)
-        ids.update(
-            session.exec(
-                select(Transition.camera_id).where(col(Transition.id) > low).distinct().limit(MAX_CAMERAS + 1)
-            ).all()
-        )
+    holes: set[int] = set()
+    if now.transition > old.transition or old.holes:
+        cond = col(Transition.id) > old.transition
+        if old.holes:
+            cond = sa.or_(cond, col(Transition.id).in_(old.holes))
+        seen: set[int] = set()
+        for tid, cid in session.exec(
+            select(Transition.id, Transition.camera_id).where(cond).limit(500000)
+        ).all():
+            if tid is not None:
+                seen.add(tid)
+            ids.add(cid)
+            if len(ids) > MAX_CAMERAS:
+                return {"cursor": str(now), "full": True, "cameras": []}
+        start = max(old.transition + 1, now.transition - HOLE_WINDOW)
+        holes = {i for i in range(start, now.transition + 1) if i not in seen}
+        holes |= {h for h in old.holes if h not in seen and h > now.transition - HOLE_WINDOW}
+    now = Cursor(now.transition, now.registry, now.acks, tuple(sorted(holes))[-MAX_HOLES:])
     if now.acks != old.acks:
         ids.update(
             session.execute(

@@ -193,7 +193,14 @@ def test_language_switch_remembered_and_url(dash: Dash, page_factory: Any) -> No
     open_dash(page, dash.url)
     assert page.evaluate("document.documentElement.lang") == "vi"
     assert page.locator(".count-down .count-lbl").inner_text() == "Mất tín hiệu"
+    assert page.evaluate("CS.fmtDuration(2 * 3600 + 5 * 60 + 9)") == "2 giờ 5 phút"
+    assert page.evaluate("CS.fmtDuration(2 * 86400 + 3 * 3600)") == "2 ngày 3 giờ"
+    assert page.evaluate("CS.fmtDuration(45)") == "45 giây"
+    # New York browser, Asia/Ho_Chi_Minh display (UTC+7): 17:30 UTC on 1 Jan is 00:30 on 2 Jan
+    assert page.evaluate("CS.fmtTime('2026-01-01T17:30:00+00:00')") == "00:30 02/01/2026"
+    assert page.evaluate("CS.fmtTime('2026-01-01T17:30:00')") == "00:30 02/01/2026"  # naive = UTC
     page.locator('button[data-lang="en"]').click()
+    assert page.evaluate("CS.fmtDuration(2 * 3600 + 5 * 60)") == "2 h 5 min"
     assert page.locator(".count-down .count-lbl").inner_text() == "Down"
     first = page.evaluate("camsvc.listOrder()[0]")
     assert "Down since" in page.locator(f'#cam-list .row[data-id="{first}"]').inner_text()

@@ -67,6 +67,7 @@
     return true;
   }
 
+  const collator = new Intl.Collator("vi", { numeric: true });
   function compare(a, b) {
     const ao = a.enabled === false ? 1 : 0;
     const bo = b.enabled === false ? 1 : 0;
@@ -76,7 +77,7 @@
     if ((a.state === "down" || a.state === "degraded" || a.state === "maintenance") && a._since !== b._since) {
       return a._since - b._since; // longest first
     }
-    return a.name.localeCompare(b.name, "vi") || (a.id < b.id ? -1 : 1);
+    return collator.compare(a.name, b.name) || (a.id < b.id ? -1 : 1);
   }
 
   function rebuildList() {

@@ -24,11 +24,13 @@
   const routeMissing = (e) => e && (e.status === 404 || e.status === 405) && /^not found$/i.test(e.message);
   CS.alerts = {
     available: () => alertsAvail,
+    ready: null,
     init: function () {
-      CS.api("/api/alerts/status").then(
+      this.ready = CS.api("/api/alerts/status").then(
         () => (alertsAvail = true),
         (e) => (alertsAvail = routeMissing(e) ? false : null)
       );
+      return this.ready;
     },
     lastName: function () {
       try {
@@ -124,6 +126,7 @@
     clearTimeout(timer);
     const base = "/api/cameras/" + CS.enc(id);
     const soft = (p) => p.then((r) => r.body).catch(() => null);
+    if (CS.alerts.ready) await CS.alerts.ready; // know whether to offer Acknowledge before drawing
     const [cam, checks, outages, thumbs, pics] = await Promise.all([
       CS.api(base).then(
         (r) => r.body,
@@ -382,8 +385,8 @@
         }
         submit.disabled = true;
         try {
-          await CS.alerts.ack(o, who);
-          msg.textContent = CS.t("ack.done", { who: who });
+          const res = await CS.alerts.ack(o, who);
+          msg.textContent = CS.t("ack.done", { who: (res && res.acknowledged_by) || who });
           ackOpen = false;
           if (CS.app) CS.app.pollSoon();
           setTimeout(() => D.changed(current), 300);

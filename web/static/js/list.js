@@ -45,8 +45,7 @@
     el.setAttribute("aria-setsize", String(ids.length));
     active = activeId ? ids.indexOf(activeId) : -1;
     if (active < 0) el.removeAttribute("aria-activedescendant");
-    for (const r of rows.values()) r.dataset.key = ""; // positions may have moved
-    render();
+    render(); // a row is rewritten only if its camera, version or position changed
   };
   V.refresh = function () {
     epoch++;
