@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import xstatic.pkg.leaflet as xs_leaflet
 import xstatic.pkg.leaflet_markercluster as xs_cluster
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlmodel import select
@@ -25,7 +25,7 @@ from starlette.types import Scope
 import camsvc
 from camsvc import __version__
 from camsvc.api.deps import SessionDep, SettingsDep
-from camsvc.models import CameraStatus, Thumbnail
+from camsvc.models import Camera, CameraStatus, Thumbnail
 from camsvc.web.changes import changes_since
 
 log = logging.getLogger(__name__)
@@ -38,22 +38,17 @@ CLUSTER_URL = f"/static/vendor/markercluster-{xs_cluster.VERSION}"
 WEB_STATIC_URL = "/static/web"
 
 
-def find_web_dir() -> Path:
-    """``web/`` beside the package (source checkout, editable install, the image), else in the cwd."""
+def find_web_dir() -> Path | None:
+    """``web/`` beside the package (source checkout, editable install), else in the cwd (the image)."""
     for base in (Path(camsvc.__file__).resolve().parent.parent, Path.cwd()):
         d = base / "web"
         if (d / "templates" / "index.html").is_file():
             return d
-    raise RuntimeError(
-        "dashboard files not found: expected web/templates/index.html beside the camsvc package or in "
-        f"the current directory ({Path.cwd()})"
-    )
+    return None
 
 
-WEB_DIR = find_web_dir()
-
-
-def load_translations(web_dir: Path = WEB_DIR) -> dict[str, dict[str, str]]:
+def load_translations(web_dir: Path) -> dict[str, dict[str, str]]:
+    """``web/translations/{vi,en}.json``; both must hold the same keys."""
     out: dict[str, dict[str, str]] = {}
     for lang in LANGUAGES:
         path = web_dir / "translations" / f"{lang}.json"
@@ -67,19 +62,13 @@ def load_translations(web_dir: Path = WEB_DIR) -> dict[str, dict[str, str]]:
     return out
 
 
-TRANSLATIONS = load_translations()
-
-
-def _asset_versions(static_dir: Path) -> dict[str, str]:
+def asset_versions(static_dir: Path) -> dict[str, str]:
     """Content hash per file: URLs carry it, so browsers may cache them for a year and still see updates."""
     out: dict[str, str] = {}
     for p in sorted(static_dir.rglob("*")):
         if p.is_file():
             out[p.relative_to(static_dir).as_posix()] = hashlib.sha1(p.read_bytes()).hexdigest()[:10]
     return out
-
-
-ASSET_VERSIONS = _asset_versions(WEB_DIR / "static")
 
 
 class CachedStatic(StaticFiles):
@@ -97,22 +86,6 @@ class CachedStatic(StaticFiles):
 
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-router = APIRouter(tags=["dashboard"])
-# Versioned paths (library version, or ?v=<content hash> added by the page): safe to cache for long.
-router.mount(LEAFLET_URL, CachedStatic(directory=xs_leaflet.BASE_DIR, cache_control=IMMUTABLE))
-router.mount(CLUSTER_URL, CachedStatic(directory=xs_cluster.BASE_DIR, cache_control=IMMUTABLE))
-router.mount(
-    WEB_STATIC_URL, CachedStatic(directory=WEB_DIR / "static", cache_control="public, max-age=86400")
-)
-templates = Jinja2Templates(directory=WEB_DIR / "templates")
-
-
-def asset(path: str) -> str:
-    v = ASSET_VERSIONS.get(path)
-    if v is None:
-        raise KeyError(f"no static file web/static/{path}")
-    return f"{WEB_STATIC_URL}/{path}?v={v}"
 
 
 def tile_source(tile_url: str) -> str:
@@ -142,7 +115,12 @@ def pick_language(requested: str | None, default: str) -> str:
 
 
 def page_config(
-    settings: Any, lang: str, camera: str | None, refresh_s: float, lang_from_url: bool
+    settings: Any,
+    translations: dict[str, dict[str, str]],
+    lang: str,
+    camera: str | None,
+    refresh_s: float,
+    lang_from_url: bool,
 ) -> dict[str, Any]:
     """Everything the page's scripts need; nothing secret (the settings object is never sent whole)."""
     return {
@@ -159,61 +137,100 @@ def page_config(
         ),
         "refreshMs": int(refresh_s * 1000),
         "camera": camera,
-        "i18n": TRANSLATIONS,
+        "i18n": translations,
     }
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def dashboard(
-    request: Request,
-    settings: SettingsDep,
-    lang: Annotated[str | None, Query(max_length=5, description="vi or en")] = None,
-    camera: Annotated[str | None, Query(max_length=64, description="Open this camera")] = None,
-    refresh: Annotated[
-        float | None, Query(ge=REFRESH_LIMITS_S[0], le=REFRESH_LIMITS_S[1], description="Poll seconds")
-    ] = None,
-) -> HTMLResponse:
-    """The map and status dashboard (Vietnamese by default; ``?lang=en``; ``?camera=<id>`` opens one)."""
-    chosen = pick_language(lang, settings.default_language)
-    tr = TRANSLATIONS[chosen]
-    config = page_config(
-        settings, chosen, camera, refresh or DEFAULT_REFRESH_S, lang_from_url=lang is not None
-    )
-    response = templates.TemplateResponse(
-        request,
-        "index.html",
-        {
-            "lang": chosen,
-            "t": lambda key: tr.get(key, key),
-            "asset": asset,
-            "leaflet_url": LEAFLET_URL,
-            "cluster_url": CLUSTER_URL,
-            "config": config,
-            "states": ["down", "degraded", "unknown", "maintenance", "up"],
-        },
-    )
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["Content-Security-Policy"] = content_security_policy(settings.tile_url)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+def build_router(web_dir: Path | None) -> APIRouter:
+    """The dashboard's routes. Without ``web/`` the API still runs and ``/`` says what is missing (503)."""
+    r = APIRouter(tags=["dashboard"])
+    # Versioned paths (library version, or ?v=<content hash> added by the page): safe to cache for long.
+    r.mount(LEAFLET_URL, CachedStatic(directory=xs_leaflet.BASE_DIR, cache_control=IMMUTABLE))
+    r.mount(CLUSTER_URL, CachedStatic(directory=xs_cluster.BASE_DIR, cache_control=IMMUTABLE))
+    r.include_router(feed)
+    if web_dir is None:
+        message = (
+            "dashboard files not found: expected web/templates/index.html beside the camsvc package or in "
+            f"the current directory ({Path.cwd()}); the API under /api works without them"
+        )
+        log.error("%s", message)
+
+        @r.get("/", include_in_schema=False)
+        def no_dashboard() -> PlainTextResponse:
+            return PlainTextResponse(message, status_code=503)
+
+        return r
+
+    translations = load_translations(web_dir)
+    versions = asset_versions(web_dir / "static")
+    r.mount(WEB_STATIC_URL, CachedStatic(directory=web_dir / "static", cache_control="public, max-age=86400"))
+    templates = Jinja2Templates(directory=web_dir / "templates")
+
+    def asset(path: str) -> str:
+        v = versions.get(path)
+        if v is None:
+            raise KeyError(f"no static file web/static/{path}")
+        return f"{WEB_STATIC_URL}/{path}?v={v}"
+
+    @r.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(
+        request: Request,
+        settings: SettingsDep,
+        lang: Annotated[str | None, Query(max_length=5, description="vi or en")] = None,
+        camera: Annotated[str | None, Query(max_length=64, description="Open this camera")] = None,
+        refresh: Annotated[
+            float | None, Query(ge=REFRESH_LIMITS_S[0], le=REFRESH_LIMITS_S[1], description="Poll seconds")
+        ] = None,
+    ) -> HTMLResponse:
+        """The map and status dashboard (Vietnamese by default; ``?lang=en``; ``?camera=<id>`` opens one)."""
+        chosen = pick_language(lang, settings.default_language)
+        tr = translations[chosen]
+        config = page_config(
+            settings,
+            translations,
+            chosen,
+            camera,
+            refresh or DEFAULT_REFRESH_S,
+            lang_from_url=lang is not None,
+        )
+        response = templates.TemplateResponse(
+            request,
+            "index.html",
+            {
+                "lang": chosen,
+                "t": lambda key: tr.get(key, key),
+                "asset": asset,
+                "leaflet_url": LEAFLET_URL,
+                "cluster_url": CLUSTER_URL,
+                "config": config,
+                "states": ["down", "degraded", "unknown", "maintenance", "up"],
+            },
+        )
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Content-Security-Policy"] = content_security_policy(settings.tile_url)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return r
 
 
-@router.get("/web/changes", tags=["dashboard"])
+feed = APIRouter(tags=["dashboard"])
+
+
+@feed.get("/web/changes", tags=["dashboard"])
 def map_changes(
     session: SessionDep,
     response: Response,
-    cursor: Annotated[str | None, Query(max_length=100, description="From the previous answer")] = None,
+    cursor: Annotated[str | None, Query(max_length=400, description="From the previous answer")] = None,
 ) -> dict[str, Any]:
     """Cameras whose state, cause or acknowledgement changed since ``cursor`` (``full``: reload /api/map)."""
     response.headers["Cache-Control"] = "no-store"
     return changes_since(session, cursor)
 
 
-@router.get("/web/cameras/{camera_id}/pictures", tags=["dashboard"])
+@feed.get("/web/cameras/{camera_id}/pictures", tags=["dashboard"])
 def picture_times(camera_id: str, session: SessionDep) -> dict[str, Any]:
     """When the latest picture was taken and the reference view set (captions; cache-busting image URLs)."""
-    from camsvc.models import Camera
-
     if session.get(Camera, camera_id) is None:
         raise HTTPException(404, f"no camera {camera_id!r}")
     latest = session.exec(
@@ -229,3 +246,7 @@ def picture_times(camera_id: str, session: SessionDep) -> dict[str, Any]:
         "reference_set_at": status.reference_set_at if status else None,
         "has_reference": bool(status and status.reference_jpeg),
     }
+
+
+WEB_DIR = find_web_dir()
+router = build_router(WEB_DIR)

@@ -310,6 +310,7 @@ def test_screenshots_desktop_and_phone(dash: Dash, page_factory: Any) -> None:
     phone = page_factory(390, 844, is_mobile=True, has_touch=True, device_scale_factor=2)
     open_dash(phone, dash.url)
     assert phone.locator("#map").is_visible() and not phone.locator("#cam-list").is_visible()
+    phone.wait_for_timeout(400)  # the clusters' zoom animation
     phone.screenshot(path=str(SHOTS / "phone-map.png"))
     phone.locator('button[data-view="list"]').click()
     phone.locator("#cam-list .row").first.wait_for()

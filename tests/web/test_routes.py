@@ -12,7 +12,15 @@ import pytest
 from sqlmodel import Session
 
 from camsvc.models import HealthState, Outage
-from camsvc.web.routes import TRANSLATIONS, WEB_DIR, content_security_policy, pick_language, tile_source
+from camsvc.web.routes import (
+    LEAFLET_URL,
+    WEB_DIR,
+    build_router,
+    content_security_policy,
+    load_translations,
+    pick_language,
+    tile_source,
+)
 from camsvc.web.sample import write_check
 
 CSV = """id,name,kind,hamlet,address,latitude,longitude,main_url,username,password,enabled
@@ -99,6 +107,19 @@ def test_tile_url_from_settings(tmp_path: Path) -> None:
 def test_tile_source(url: str, source: str) -> None:
     assert tile_source(url) == source
     assert "img-src 'self' data: blob:" in content_security_policy(url)
+
+
+def test_without_web_files_the_api_still_runs(settings: Any) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+    app.state.settings = settings
+    app.include_router(build_router(None))
+    with TestClient(app) as c:
+        r = c.get("/")
+        assert r.status_code == 503 and "web/templates/index.html" in r.text
+        assert c.get(f"{LEAFLET_URL}/leaflet.js").status_code == 200
 
 
 def test_pick_language() -> None:
@@ -245,7 +266,9 @@ def test_every_word_the_page_uses_is_translated() -> None:
     from camsvc.health.picture import FAULT_CODES
     from camsvc.probing.result import ErrorClass
 
-    vi, en = TRANSLATIONS["vi"], TRANSLATIONS["en"]
+    assert WEB_DIR is not None
+    translations = load_translations(WEB_DIR)
+    vi, en = translations["vi"], translations["en"]
     assert set(vi) == set(en)
     assert all(v.strip() for v in [*vi.values(), *en.values()])
     used: set[str] = set()

@@ -116,6 +116,10 @@
       iconCreateFunction: clusterIcon,
     });
     map.addLayer(cluster);
+    // hamlet names only where they have room (they overlap the clusters when zoomed far out)
+    const zoomClass = () => map.getContainer().classList.toggle("z-far", map.getZoom() < 15);
+    map.on("zoomend", zoomClass);
+    zoomClass();
 
     const legend = L.control({ position: "bottomleft" });
     legend.onAdd = function () {
