@@ -11,15 +11,19 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from camsvc.bench.common import ServiceProcess, free_port
 from tests.alerts.receivers import SmtpSink, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-INTERVAL, RETRY, BUDGET, GROUP_WAIT = 3.0, 1.0, 5.0, 3.0
-# interval + retry + two probe budgets + group wait + slack for a shared 2-core machine
-ALERT_S = INTERVAL + RETRY + 2 * BUDGET + GROUP_WAIT + 15
+INTERVAL, RETRY, BUDGET = 3.0, 1.0, 5.0
+# long enough for every camera of the hamlet to be confirmed down on a busy 2-core machine: one message
+GROUP_WAIT = 15.0
+# interval + retry + two probe budgets + group wait + generous slack (this is a correctness test, timing is
+# measured by `camsvc bench alerts`)
+ALERT_S = INTERVAL + RETRY + 2 * BUDGET + GROUP_WAIT + 60
 ENV = {
     "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
     "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(RETRY),
@@ -54,6 +58,7 @@ def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
     from camsvc.cameras import import_cameras
     from camsvc.config import Settings
     from camsvc.db import make_engine, session_scope, upgrade
+    from camsvc.models import Camera
 
     data = tmp_path_factory.mktemp("svc")
     port = free_port()
@@ -61,6 +66,7 @@ def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
     upgrade(engine)
     with session_scope(engine) as s:
         import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
+        s.execute(sa.update(Camera).values(check_interval_s=None))  # the short test interval applies
     engine.dispose()
     proc = ServiceProcess(data, port, {**ENV, "CAMSVC_PUBLIC_URL": f"http://127.0.0.1:{port}"}).start()
     yield proc
@@ -74,7 +80,7 @@ def _api(svc: ServiceProcess, method: str, path: str, **kw: Any) -> Any:
 
 
 def _all_up(svc: ServiceProcess) -> bool:
-    cams = _api(svc, "GET", "/api/cameras", params={"limit": 1000})["items"]
+    cams = [c for c in _api(svc, "GET", "/api/cameras", params={"limit": 1000})["items"] if c["enabled"]]
     return bool(cams) and all(c["state"] == "up" for c in cams)
 
 
@@ -84,7 +90,8 @@ def test_faults_reach_the_technician_grouped_and_recovered(
     smtp = smtp_mod
     hamlets: dict[str, list[str]] = {}
     for c in sim.fleet:
-        hamlets.setdefault(c.hamlet, []).append(c.id)
+        if c.enabled:  # the simulated fleet has a few disabled cameras, never checked
+            hamlets.setdefault(c.hamlet, []).append(c.id)
     big = max(hamlets, key=lambda h: len(hamlets[h]))
     lone = next(cid for h, ids in hamlets.items() if h != big for cid in ids)
     tech = _api(
@@ -94,27 +101,27 @@ def test_faults_reach_the_technician_grouped_and_recovered(
         json={"name": "Kỹ thuật", "channels": [{"url": smtp.url("kt@example.org")}]},
     )
     _api(svc, "POST", "/api/routing-rules", json={"contact_id": tech["id"]})
-    assert wait_for(lambda: _all_up(svc), 90, 1.0), "fleet never came up"
+    assert wait_for(lambda: _all_up(svc), 240, 1.0), "fleet never came up"
     assert smtp.count() == 0
 
     t0 = time.monotonic()
     sim.fault(lone, "auth")
-    affected = sim.fault_hamlet(big, "down")
+    affected = [cid for cid in sim.fault_hamlet(big, "down") if cid in hamlets[big]]
     assert len(affected) >= 2
 
     def got(n: int) -> bool:
         return len(smtp.to("kt@example.org")) >= n
 
-    assert wait_for(lambda: got(2), ALERT_S + 10, 0.5), [m.subject for m in smtp.mails]
+    assert wait_for(lambda: got(2), ALERT_S, 0.5), [m.subject for m in smtp.mails]
     took = time.monotonic() - t0
-    time.sleep(GROUP_WAIT + 2)
+    time.sleep(INTERVAL + 2 * BUDGET)  # nothing more may come: no update, no duplicate
     mails = smtp.to("kt@example.org")
     single = [m for m in mails if lone in m.body]
     group = [m for m in mails if f"{len(affected)} camera" in m.subject]
     assert len(single) == 1 and "sai mật khẩu" in single[0].body, [m.subject for m in mails]
     assert len(group) == 1 and big in group[0].subject and "mất điện hoặc mất mạng" in group[0].body
     assert all(cid in group[0].body for cid in affected)
-    assert took < ALERT_S + 10
+    assert took < ALERT_S
 
     # acknowledge the single camera through the link, served by the service itself
     link = re.search(r"(http://127\.0\.0\.1:\d+/ack/\S+)", single[0].body)
@@ -132,9 +139,9 @@ def test_faults_reach_the_technician_grouped_and_recovered(
     sim.fault(lone, "normal")
     for cid in affected:
         sim.fault(cid, "normal")
-    assert wait_for(lambda: got(before + 2), INTERVAL + 2 * BUDGET + 20, 0.5), [m.subject for m in smtp.mails]
+    assert wait_for(lambda: got(before + 2), INTERVAL + 2 * BUDGET + 60, 0.5), [m.subject for m in smtp.mails]
     time.sleep(2)
     new = smtp.to("kt@example.org")[before:]
-    assert len(new) == 2 and all("hoạt động lại" in m.subject for m in new), [m.subject for m in new]
+    assert len(new) == 2 and all("hoạt động lại" in m.subject.lower() for m in new), [m.subject for m in new]
     hist = _api(svc, "GET", f"/api/contacts/{tech['id']}/deliveries")
     assert {h["status"] for h in hist} == {"sent"} and len(hist) == 4
