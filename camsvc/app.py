@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, func, select
 
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
         lifespan=lifespan,
         description="Camera-network monitoring for commune security",
     )
+    # the dashboard's first load at 10,000 cameras: 4.6 MB -> 0.44 MB (docs/dashboard.md)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics

@@ -76,10 +76,11 @@ def status(session: SessionDep) -> dict[str, Any]:
 
 
 def _map_version(session: Session) -> str:
-    """Changes whenever a state or the registry changes: an ETag for cheap polling."""
+    """Changes whenever a state, an acknowledgement or the registry changes (not at every check): an ETag
+    for cheap polling."""
     a = session.exec(select(func.max(Transition.id))).one()
     b = session.exec(select(func.max(Camera.updated_at), func.count()).select_from(Camera)).one()
-    c = session.exec(select(func.max(CameraStatus.last_check_at))).one()
+    c = session.exec(select(func.max(Outage.acknowledged_at), func.count(col(Outage.acknowledged_at)))).one()
     return hashlib.sha1(f"{a}|{b}|{c}".encode()).hexdigest()[:16]
 
 
