@@ -541,14 +541,16 @@ class Dispatcher:
         due = inc.alerted_at + dt.timedelta(seconds=self.cfg.escalate_after_s * (level + 1))
         if now < due:
             return 0
-        if not self._guard(s, inc.id, Incident.escalation_level, level, escalation_level=level + 1):
-            return 0
-        s.refresh(inc)
         members = [m for m in self._open_members(s, inc, world, now) if m.announced]
         if not members:
             return 0
         subjects = self._subjects(s, members, world)
         routes = route(world.rules, subjects, levels={level + 1}, hour=self._hour(now), purpose="alert")
+        if not routes and route(world.rules, subjects, levels={level + 1}, hour=None, purpose="alert"):
+            return 0  # the next level is off duty at this hour: escalate when its hours begin
+        if not self._guard(s, inc.id, Incident.escalation_level, level, escalation_level=level + 1):
+            return 0
+        s.refresh(inc)
         waited = (now - inc.alerted_at).total_seconds()
         queued = 0
         for contact_id, idx in routes.items():

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from camsvc.alerts.dispatch import Dispatcher
-from camsvc.alerts.models import Incident
+from camsvc.alerts.models import Incident, OutboxMessage
 from camsvc.config import Settings
 from camsvc.db import session_scope
 from camsvc.models import MaintenanceWindow, Outage
@@ -204,3 +204,25 @@ def test_acknowledge_from_the_api_and_delivery_history(
     assert pump(dispatcher, clock, lambda: smtp.count() == 2)
     assert "BCT2 1" in smtp.to(TUAN)[1].subject
     assert client.get("/api/alerts/status").json()["open_incidents"] == 2
+
+
+def test_escalation_waits_for_the_next_levels_hours(
+    alert_engine, dispatcher: Dispatcher, clock: Clock, fleet: Fleet, smtp: SmtpSink
+) -> None:
+    bct = add_cameras(alert_engine, 1, BCT, prefix="bct")
+    add_contact(alert_engine, "Anh Tuấn", [smtp.url(TUAN)], [{"hamlets": [BCT]}])
+    add_contact(
+        alert_engine, "Trực ban ngày", [smtp.url(DUTY)], [{"level": 1, "hour_start": 7, "hour_end": 22}]
+    )
+    fleet.up(bct, T0)
+    fleet.down(bct, clock.advance(60))  # 21:01 local
+    clock.advance(45)
+    assert pump(dispatcher, clock, lambda: len(smtp.to(TUAN)) == 1)
+    _run_for(dispatcher, clock, 9 * 3600, 900)  # escalation due at 22:01, the duty officer starts at 07:00
+    assert smtp.to(DUTY) == []
+    _run_for(dispatcher, clock, 3600, 900)  # 07:00 passes
+    assert [m.subject.split(":")[0] for m in smtp.to(DUTY)] == ["[Camera] CHUYỂN CẤP"]
+    with Session(alert_engine) as s:
+        esc = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "escalation")).one()
+    local = esc.created_at.astimezone(dt.timezone(dt.timedelta(hours=7)))
+    assert (local.hour, local.minute) >= (7, 0) and local.hour < 8, local  # the first pass in the duty hours
