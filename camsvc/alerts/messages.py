@@ -239,8 +239,9 @@ def _where(ctx: MessageContext) -> str:
     lang = ctx.lang
     if ctx.upstream:
         w = t("behind", lang, up=ctx.upstream)
-        if ctx.hamlet:
-            w += f" ({t('in_hamlet', lang)} {ctx.hamlet})" if lang != "en" else f" (in {ctx.hamlet})"
+        hamlets = sorted({c.hamlet for c in ctx.cameras if c.hamlet}) or ([ctx.hamlet] if ctx.hamlet else [])
+        if hamlets:
+            w += f" ({'xóm ' if lang != 'en' else ''}{', '.join(hamlets)})"
         return w
     if ctx.hamlet:
         return f"{t('in_hamlet', lang)} {ctx.hamlet}"

@@ -117,6 +117,14 @@ def test_hamlet_power_cut_of_30_cameras_is_one_grouped_alert_and_one_recovery(
 ) -> None:
     bct = add_cameras(alert_engine, 30, BCT, prefix="bct")
     _setup_people(alert_engine, smtp, webhook)
+    add_contact(alert_engine, "Trưởng xóm", [webhook.url("head")], [{"hamlets": [BCT]}])
+    add_contact(
+        alert_engine,
+        "Chủ nhà 7",
+        [smtp.url("owner7@example.org")],
+        [{"camera_ids": ["bct-007"]}],
+        role="owner",
+    )
     fleet.up(bct, T0)
     clock.advance(60)
     # the checks of the 30 cameras are spread over a few seconds, as the scheduler spreads them
@@ -125,9 +133,14 @@ def test_hamlet_power_cut_of_30_cameras_is_one_grouped_alert_and_one_recovery(
     clock.advance(10 + 15)
     dispatcher.run_once()  # transitions taken, the group wait runs
     clock.advance(30)
-    assert pump(dispatcher, clock, lambda: smtp.count() >= 1)
+    assert pump(dispatcher, clock, lambda: smtp.count() >= 2 and len(webhook.posts) >= 1)
     settle(dispatcher)
-    assert smtp.count() == 1
+    # one message per contact: the hamlet's technician and its head get the group, the owner their camera
+    assert len(smtp.to("tuan@example.org")) == 1 and len(webhook.at("head")) == 1 and len(webhook.posts) == 1
+    own = smtp.to("owner7@example.org")
+    assert len(own) == 1 and own[0].subject == f"[Camera] MẤT TÍN HIỆU: BCT 7 - xóm {BCT}"
+    assert smtp.count() == 2
+    assert webhook.at("head")[0]["title"].startswith(f"[Camera] 30 camera ở xóm {BCT}")
     mail = smtp.to("tuan@example.org")[0]
     assert mail.subject.startswith(f"[Camera] 30 camera ở xóm {BCT} mất tín hiệu từ 21:01")
     assert "có thể do mất điện hoặc mất mạng" in mail.body
@@ -138,9 +151,10 @@ def test_hamlet_power_cut_of_30_cameras_is_one_grouped_alert_and_one_recovery(
     for i, cid in enumerate(bct):
         fleet.check(cid, clock.now + dt.timedelta(seconds=i), True)
     clock.advance(40)
-    assert pump(dispatcher, clock, lambda: smtp.count() == 2)
+    assert pump(dispatcher, clock, lambda: smtp.count() == 4 and len(webhook.posts) == 2)
     settle(dispatcher)
-    assert smtp.count() == 2
+    assert smtp.count() == 4 and len(webhook.posts) == 2
+    assert "ĐÃ HOẠT ĐỘNG LẠI: BCT 7" in smtp.to("owner7@example.org")[1].subject
     rec = smtp.to("tuan@example.org")[1]
     assert rec.subject.startswith(f"[Camera] 30 camera ở xóm {BCT} đã hoạt động lại")
     with Session(alert_engine) as s:
@@ -221,3 +235,24 @@ def test_smtp_down_for_a_while_delays_but_loses_and_duplicates_nothing(
         "order kept per channel"
     )
     assert all(m.status == "sent" for m in messages(alert_engine))
+
+
+def test_cameras_behind_one_upstream_group_across_hamlets(
+    alert_engine, dispatcher: Dispatcher, clock: Clock, fleet: Fleet, smtp: SmtpSink
+) -> None:
+    a = add_cameras(alert_engine, 3, BCT, prefix="bct", upstream="Switch chợ Bích")
+    b = add_cameras(alert_engine, 2, NCT, prefix="nct", upstream="Switch chợ Bích")
+    c = add_cameras(alert_engine, 1, NCT, prefix="oth")
+    add_contact(alert_engine, "Kỹ thuật xã", [smtp.url("kt@example.org")], [{}])
+    fleet.up(a + b + c, T0)
+    fleet.down(a + b + c, clock.advance(60))
+    clock.advance(45)
+    assert pump(dispatcher, clock, lambda: smtp.count() >= 2)
+    settle(dispatcher)
+    subjects = sorted(m.subject for m in smtp.mails)
+    assert subjects == [
+        f"[Camera] 5 camera dùng chung Switch chợ Bích (xóm {BCT}, {NCT}) mất tín hiệu từ 21:01",
+        f"[Camera] MẤT TÍN HIỆU: OTH 1 - xóm {NCT}",
+    ]
+    group = next(m for m in smtp.mails if "Switch" in m.subject)
+    assert "có thể do thiết bị dùng chung Switch chợ Bích mất điện hoặc mất mạng" in group.body
