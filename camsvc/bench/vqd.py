@@ -1,0 +1,996 @@
+"""``camsvc bench vqd``: precision and recall of the picture checks on real footage, and their CPU cost.
+
+The corpus is made from real pictures only: the street CCTV video ``vtest.avi`` and the photographs
+beside it (``leuvenA.jpg``, ``leuvenB.jpg``, ``building.jpg``) plus scikit-image's photographs. Each
+scene is rendered as a camera would see it (a view cut from a larger canvas, sensor noise, an on-screen
+clock on some), under healthy-but-hard conditions (night, IR greyscale, rain, headlights, a near-empty
+static scene, crowds, a slow pan, the first night after installation) and with every fault at three
+severities. Clips are encoded to H.264 with imageio-ffmpeg's ffmpeg (cached), served by the simulator
+when it is available (else read from the files), probed, measured and judged against a baseline learned
+from the scene's healthy checks, as the service does.
+
+The fault and condition generators here are also used by the unit tests (pure numpy/OpenCV).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import click
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FOOTAGE_DIR = Path.home() / ".cache" / "camsvc" / "footage"
+VIEW_W = 640
+CANVAS_W = 1024
+FPS = 5
+CLIP_SECONDS = 12
+CORPUS_VERSION = 1  # bump when rendering changes: cached clips are keyed by it
+
+# -------------------------------------------------------------------------------------------- footage
+
+
+def skimage_data_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("scikit-image is not installed: its photographs are part of the corpus")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def footage_path(name: str) -> Path:
+    """A footage file by name: ~/.cache/camsvc/footage first, then scikit-image's data directory."""
+    p = FOOTAGE_DIR / name
+    if p.exists():
+        return p
+    q = skimage_data_dir() / name
+    if q.exists():
+        return q
+    raise FileNotFoundError(f"footage {name!r} not found in {FOOTAGE_DIR} nor in scikit-image's data")
+
+
+@lru_cache(maxsize=16)
+def load_photo(name: str) -> np.ndarray:
+    img = cv2.imread(str(footage_path(name)), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"cannot decode footage photo {name!r}")
+    return img
+
+
+@lru_cache(maxsize=2)
+def load_vtest(start: int = 0, count: int = 795) -> tuple[np.ndarray, ...]:
+    """Frames of vtest.avi (768x576, 10 fps street CCTV), ``count`` from ``start``."""
+    cap = cv2.VideoCapture(str(footage_path("vtest.avi")))
+    try:
+        if not cap.isOpened():
+            raise FileNotFoundError("cannot open vtest.avi")
+        cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+        out = []
+        for _ in range(count):
+            ok, f = cap.read()
+            if not ok:
+                break
+            out.append(f)
+    finally:
+        cap.release()
+    if not out:
+        raise FileNotFoundError("vtest.avi gave no frames")
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def vtest_background() -> np.ndarray:
+    """The empty street: per-pixel median of vtest frames spread over the whole video."""
+    frames = load_vtest()
+    sample = np.stack(frames[:: max(1, len(frames) // 60)])
+    return np.median(sample, axis=0).astype(np.uint8)
+
+
+@lru_cache(maxsize=4)
+def vtest_crowd(n: int = 60, start: int = 200, layers: int = 4) -> tuple[np.ndarray, ...]:
+    """A crowd: the people of ``layers`` different moments of vtest pasted onto the same street."""
+    frames = load_vtest()
+    bg = vtest_background().astype(np.int16)
+    out = []
+    for i in range(n):
+        img = frames[(start + 2 * i) % len(frames)].copy()
+        for k in range(1, layers):
+            f = frames[(start + 2 * i + k * 157) % len(frames)]
+            diff = np.abs(f.astype(np.int16) - bg).max(axis=2)
+            mask = cv2.dilate((diff > 30).astype(np.uint8), np.ones((5, 5), np.uint8))
+            mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+            img[mask] = f[mask]
+        out.append(img)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------- scenes
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A camera: what it looks at, its view size, whether it draws a clock, and its night mode."""
+
+    name: str
+    source: str  # footage file
+    view_h: int  # view is VIEW_W x view_h
+    osd: bool  # draws an on-screen date and time
+    ir: bool  # switches to IR greyscale at night (else dim colour under street lights)
+    outdoor: bool = True  # daylight drifts (clouds) between and within checks
+    video: bool = False
+
+
+SCENES: tuple[Scene, ...] = (
+    Scene("street", "vtest.avi", 480, osd=True, ir=False, video=True),
+    Scene("leuvenA", "leuvenA.jpg", 360, osd=True, ir=True),
+    Scene("leuvenB", "leuvenB.jpg", 360, osd=False, ir=False),
+    Scene("building", "building.jpg", 360, osd=False, ir=True),
+    Scene("garage", "motorcycle_left.png", 360, osd=True, ir=True, outdoor=False),
+    Scene("launchpad", "rocket.jpg", 360, osd=False, ir=False),
+    Scene("yard", "camera.png", 480, osd=True, ir=True),
+    Scene("cafe", "coffee.png", 360, osd=True, ir=False, outdoor=False),
+)
+SCENE_BY_NAME = {s.name: s for s in SCENES}
+
+
+def _canvas_scale(src: np.ndarray) -> float:
+    return CANVAS_W / src.shape[1]
+
+
+def base_origin(scene: Scene, src_shape: tuple[int, ...]) -> tuple[float, float]:
+    """Top-left of the camera's normal view on the canvas (canvas px)."""
+    ch = src_shape[0] * CANVAS_W / src_shape[1]
+    return 32.0, max(0.0, (ch - scene.view_h) / 2)
+
+
+def cut_view(src: np.ndarray, scene: Scene, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
+    """The view (VIEW_W x view_h) of ``src`` seen on a canvas CANVAS_W wide, moved by (dx, dy) canvas px."""
+    s = _canvas_scale(src)
+    x0, y0 = base_origin(scene, src.shape)
+    x0, y0 = x0 + dx, y0 + dy
+    # affine map from view pixels to source pixels: one warp, no canvas in memory
+    m = np.float32([[1 / s, 0, x0 / s], [0, 1 / s, y0 / s]])
+    return cv2.warpAffine(
+        src, m, (VIEW_W, scene.view_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+
+
+def world_frame(scene: Scene, i: int, variant: str = "normal") -> np.ndarray:
+    """The source picture at frame ``i`` (FPS): the video advances, photos are still."""
+    if scene.video:
+        if variant == "static":
+            return vtest_background()
+        if variant == "crowd":
+            crowd = vtest_crowd()
+            return crowd[i % len(crowd)]
+        frames = load_vtest()
+        return frames[(200 + 2 * i) % len(frames)]
+    return load_photo(scene.source)
+
+
+# ----------------------------------------------------------------------------------- camera pipeline
+
+
+def _rng(*key: Any) -> np.random.Generator:
+    h = hashlib.sha256(repr(key).encode()).digest()
+    return np.random.default_rng(int.from_bytes(h[:8], "little"))
+
+
+def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    if sigma <= 0:
+        return img
+    n = rng.normal(0.0, sigma, img.shape[:2]).astype(np.float32)
+    out = img.astype(np.float32) + n[:, :, None]  # luma-like noise, as most sensors show after the ISP
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def daylight_drift(img: np.ndarray, t: float, amplitude: float = 0.03) -> np.ndarray:
+    """Cloud shadows drifting across an outdoor scene (period = the clip length, so the loop is seamless)."""
+    h, w = img.shape[:2]
+    x = np.arange(w, dtype=np.float32) / (1.3 * w)
+    y = np.arange(h, dtype=np.float32) / (1.7 * h)
+    phase = 2 * np.pi * (x[None, :] - t / CLIP_SECONDS)
+    field = 1.0 + amplitude * np.sin(phase) * (0.6 + 0.4 * np.sin(2 * np.pi * y))[:, None]
+    return np.clip(img.astype(np.float32) * field[:, :, None], 0, 255).astype(np.uint8)
+
+
+def night_light(img: np.ndarray, gain: float = 0.22) -> np.ndarray:
+    """Dim colour under sodium street lights: darker, warmer, less saturated, a little soft."""
+    f = img.astype(np.float32)
+    grey = f.mean(axis=2, keepdims=True)
+    f = 0.55 * f + 0.45 * grey
+    f *= np.float32([0.75, 1.0, 1.2]) * gain
+    f = cv2.GaussianBlur(f, (0, 0), 0.8)
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
+def ir_mode(img: np.ndarray) -> np.ndarray:
+    """IR night picture: greyscale, flat and bright in the middle where the illuminator reaches."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    h, w = g.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r2 = ((xx - w / 2) / (0.7 * w)) ** 2 + ((yy - h / 2) / (0.7 * h)) ** 2
+    light = np.exp(-r2).astype(np.float32)
+    g = (0.55 * g + 30.0) * (0.45 + 0.75 * light)
+    g = cv2.GaussianBlur(g, (0, 0), 0.7)
+    g8 = np.clip(g, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(g8, cv2.COLOR_GRAY2BGR)
+
+
+def rain(img: np.ndarray, rng: np.random.Generator, drops: int = 350) -> np.ndarray:
+    """Falling rain: short bright slanted streaks, new each frame, and a slightly washed-out picture."""
+    out = img.astype(np.float32) * 0.9 + 12.0
+    layer = np.zeros(img.shape[:2], np.float32)
+    h, w = layer.shape
+    xs = rng.integers(0, w, drops)
+    ys = rng.integers(0, h, drops)
+    lens = rng.integers(8, 22, drops)
+    for x, y, n in zip(xs, ys, lens, strict=False):
+        cv2.line(layer, (int(x), int(y)), (int(x - n * 0.25), int(y + n)), 1.0, 1)
+    layer = cv2.GaussianBlur(layer, (0, 0), 0.6)
+    out += layer[:, :, None] * 70.0
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def headlights(img: np.ndarray, i: int) -> np.ndarray:
+    """A car crossing at night: two headlight glows with bloom and the lit road in front."""
+    h, w = img.shape[:2]
+    layer = np.zeros((h, w), np.float32)
+    x = int((i * 45) % (w + 300)) - 150
+    y = int(h * 0.72)
+    for dxl in (0, 70):
+        cv2.circle(layer, (x + dxl, y), 9, 1.0, -1)
+    glow = cv2.GaussianBlur(layer, (0, 0), 14) * 6.0 + layer
+    cone = np.zeros((h, w), np.float32)
+    pts = np.array([[x - 10, y], [x + 80, y], [x + 260, y + 80], [x - 60, y + 80]], np.int32)
+    cv2.fillConvexPoly(cone, pts, 0.35)
+    cone = cv2.GaussianBlur(cone, (0, 0), 12)
+    f = img.astype(np.float32) * (1.0 + 2.5 * cone[:, :, None]) + 255.0 * np.minimum(glow, 1.0)[:, :, None]
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
+def osd_clock(img: np.ndarray, seconds: float, hour: int = 14) -> np.ndarray:
+    """The camera's on-screen date and time, as most CCTV cameras draw it (top left)."""
+    s = int(seconds)
+    text = f"2026-03-14 {hour:02d}:{(s // 60) % 60:02d}:{s % 60:02d}"
+    out = img.copy()
+    org = (12, 26)
+    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+# ------------------------------------------------------------------------------------- fault effects
+
+
+def blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(img, (0, 0), sigma)
+
+
+def defocus(img: np.ndarray, radius: int) -> np.ndarray:
+    """Out-of-focus lens: a disc kernel."""
+    k = np.zeros((2 * radius + 1, 2 * radius + 1), np.float32)
+    cv2.circle(k, (radius, radius), radius, 1.0, -1)
+    return cv2.filter2D(img, -1, k / k.sum())
+
+
+def condensation(img: np.ndarray, sigma: float = 7.0, haze: float = 0.45) -> np.ndarray:
+    """Fogged lens: blur, and the scene's own light scattered far across the picture (a milky veil by
+    day, glows round the lights at night)."""
+    f = img.astype(np.float32)
+    sharp = cv2.GaussianBlur(f, (0, 0), sigma)
+    scatter = cv2.GaussianBlur(f, (0, 0), 40)
+    return np.clip(sharp * (1 - haze) + scatter * haze * 1.4, 0, 255).astype(np.uint8)
+
+
+def cover(img: np.ndarray, fraction: float, kind: str = "box", tone: float | None = None) -> np.ndarray:
+    """Something at the lens hiding ``fraction`` of the view.
+
+    kind: "box" (the simulator's dark grey 0x303030 at 97%), "hand" (a defocused skin-coloured blob with
+    shading, from the bottom), "bag" (dark cloth with soft folds, from the left). ``tone`` scales the
+    object's brightness (a hand lit by IR at night, or left dark).
+    """
+    h, w = img.shape[:2]
+    out = img.astype(np.float32)
+    mask = np.zeros((h, w), np.float32)
+    if kind == "box":
+        cw = int(round(w * min(1.0, fraction)))
+        mask[:, :cw] = 1.0
+        colour = np.float32([48, 48, 48])
+        out = out * (1 - 0.97 * mask[:, :, None]) + colour * 0.97 * mask[:, :, None]
+        return np.clip(out, 0, 255).astype(np.uint8)
+    if kind == "hand":
+        # an ellipse from the bottom-right covering about `fraction`, very soft edge, lit unevenly
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        a, b = w * (0.2 + 0.9 * fraction), h * (0.3 + 0.95 * fraction)
+        r = ((xx - w * 0.95) / a) ** 2 + ((yy - h * 1.05) / b) ** 2
+        mask = np.clip((1.15 - r) / 0.3, 0, 1)
+        shade = 0.75 + 0.25 * (1 - yy / h)
+        colour = np.stack([95 * shade, 130 * shade, 185 * shade], axis=2)
+    else:  # bag
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        edge = w * fraction + 18 * np.sin(yy / 23.0)
+        mask = np.clip((edge - xx) / 25.0, 0, 1)
+        folds = 1.0 + 0.08 * np.sin(xx / 37.0 + yy / 53.0)
+        colour = np.stack([30 * folds, 32 * folds, 38 * folds], axis=2)
+    colour = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), 6)
+    if tone is not None:
+        colour = np.clip(colour * tone, 0, 255)
+    m = mask[:, :, None]
+    out = out * (1 - m) + colour * m
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def gain(img: np.ndarray, g: float, offset: float = 0.0) -> np.ndarray:
+    return np.clip(img.astype(np.float32) * g + offset, 0, 255).astype(np.uint8)
+
+
+def overexpose(img: np.ndarray, g: float) -> np.ndarray:
+    """Blinded: gain with a soft bloom around what clips (sun in the lens, failed auto-exposure)."""
+    f = img.astype(np.float32) * g
+    bloom = cv2.GaussianBlur(np.maximum(f - 255.0, 0), (0, 0), 9) * 0.5
+    return np.clip(f + bloom, 0, 255).astype(np.uint8)
+
+
+def colour_gains(img: np.ndarray, b: float, g: float, r: float) -> np.ndarray:
+    return np.clip(img.astype(np.float32) * np.float32([b, g, r]), 0, 255).astype(np.uint8)
+
+
+def snow(img: np.ndarray, mix: float, rng: np.random.Generator) -> np.ndarray:
+    """Analog snow (the simulator's ``geq=lum=random(1)*255``), blended with the picture by ``mix``."""
+    h, w = img.shape[:2]
+    n = rng.integers(0, 256, (h, w)).astype(np.float32)
+    grey_snow = np.repeat(n[:, :, None], 3, axis=2)
+    if mix >= 1.0:
+        return grey_snow.astype(np.uint8)
+    out = img.astype(np.float32) * (1 - mix) + grey_snow * mix
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def rotate(img: np.ndarray, radians: float) -> np.ndarray:
+    """The simulator's ``rotate=a:fillcolor=black``."""
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), math.degrees(radians), 1.0)
+    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+
+
+# ----------------------------------------------------------------------------------- the clips
+
+
+HEALTHY_CONDITIONS = ("day", "night", "rain", "static", "crowd", "slow_pan", "headlights", "first_night")
+# Each fault: three severities, as (description, parameters). Faults apply to the day picture, and to
+# the night picture for those listed in NIGHT_FAULTS.
+FAULTS: dict[str, tuple[str, str, str]] = {
+    "black": ("black with faint noise", "black with the OSD clock", "pure black"),
+    "too_dark": ("exposure x0.35", "exposure x0.2", "exposure x0.1"),
+    "overexposed": ("exposure x2.5", "exposure x4", "exposure x8 + bloom"),
+    "frozen": ("frozen, OSD clock still ticking", "frozen, exposure still hunting", "frozen (loop)"),
+    "blurred": ("gaussian sigma 2.5", "defocus disc r=6", "condensation"),
+    "covered": ("box over 65%", "hand over ~85%", "full cover 0x303030 + noise"),
+    "snow": ("noise sigma 25", "60% snow", "full snow"),
+    "turned": ("pan 10%", "rotated 0.12 rad", "another part of the scene (45%)"),
+    "colour_cast": ("red +30%, blue -20%", "IR-cut filter stuck (magenta)", "blue channel lost"),
+    "low_fps": ("2.5 fps", "1 fps", "0.5 fps"),
+    "resolution_changed": ("704x(396|528)", "320 wide", "1280 wide"),
+}
+NIGHT_FAULTS = ("black", "frozen", "blurred", "covered", "snow", "turned")
+# Codes that count as a correct name for each injected fault.
+ACCEPTED: dict[str, frozenset[str]] = {
+    "black": frozenset({"black"}),
+    "too_dark": frozenset({"too_dark", "black"}),
+    "overexposed": frozenset({"overexposed"}),
+    "frozen": frozenset({"frozen"}),
+    "blurred": frozenset({"blurred"}),
+    "covered": frozenset({"covered"}),
+    "snow": frozenset({"snow", "noise"}),
+    "turned": frozenset({"turned"}),
+    "colour_cast": frozenset({"colour_cast"}),
+    "low_fps": frozenset({"low_fps"}),
+    "resolution_changed": frozenset({"resolution_changed"}),
+}
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """One encoded clip: a scene under a light condition, optionally with a fault at a severity."""
+
+    scene: str
+    light: str  # "day", "night" (the scene's night mode: IR or dim colour)
+    condition: str = "plain"  # plain, rain, static, crowd, slow_pan, headlights
+    fault: str | None = None
+    severity: int = 0
+
+    @property
+    def name(self) -> str:
+        parts = [self.scene, self.light, self.condition]
+        if self.fault:
+            parts += [self.fault, str(self.severity)]
+        return "-".join(parts)
+
+    @property
+    def fps(self) -> float:
+        if self.fault == "low_fps":
+            return {1: 2.5, 2: 1.0, 3: 0.5}[self.severity]
+        return float(FPS)
+
+    def size(self) -> tuple[int, int]:
+        scene = SCENE_BY_NAME[self.scene]
+        w, h = VIEW_W, scene.view_h
+        if self.fault == "resolution_changed":
+            w = {1: 704, 2: 320, 3: 1280}[self.severity]
+            h = int(round(scene.view_h * w / VIEW_W / 2)) * 2
+        return w, h
+
+
+def render_frames(spec: ClipSpec, seconds: float = CLIP_SECONDS) -> Iterator[np.ndarray]:
+    """The frames a camera would send for ``spec``, at spec.fps, ``seconds`` long (BGR uint8)."""
+    scene = SCENE_BY_NAME[spec.scene]
+    n = max(2, int(round(seconds * spec.fps)))
+    frozen = spec.fault == "frozen"
+    for k in range(n):
+        t = k / spec.fps
+        i = int(round(t * FPS))  # world time in 5 fps frames
+        yield render_one(scene, spec, 0 if frozen else i, t, k)
+
+
+def render_one(scene: Scene, spec: ClipSpec, i: int, t: float, k: int) -> np.ndarray:
+    fault, sev = spec.fault, spec.severity
+    night = spec.light == "night"
+    frozen_world = fault == "frozen"
+    variant = {"static": "static", "crowd": "crowd"}.get(spec.condition, "normal")
+    src = world_frame(scene, i, variant)
+    dx = dy = 0.0
+    if spec.condition == "slow_pan":
+        dx = 0.03 * VIEW_W * math.sin(2 * math.pi * t / 40.0)
+    if fault == "turned" and sev == 1:
+        dx += 0.10 * VIEW_W
+    if fault == "turned" and sev == 3:
+        dx += 0.45 * VIEW_W
+        dy += 0.08 * scene.view_h
+    img = cut_view(src, scene, dx, dy)
+    rng = _rng(spec.name, i, 0 if frozen_world else k)  # a frozen picture keeps its noise
+    # light in the scene
+    if scene.outdoor and not scene.video and not night:
+        img = daylight_drift(img, 0.0 if frozen_world else t)
+    if night and not scene.ir:
+        img = night_light(img)
+    if spec.condition == "rain":
+        img = rain(img, rng)
+    if spec.condition == "headlights":
+        img = headlights(img, k)
+    # optics
+    if fault == "blurred":
+        img = blur(img, 2.5) if sev == 1 else defocus(img, 6) if sev == 2 else condensation(img)
+    ir_hand = fault == "covered" and sev == 2 and night and scene.ir
+    if fault == "covered" and not ir_hand:
+        # at night without IR a hand is left dark by the street light
+        img = (cover(img, 0.65, "box") if sev == 1 else cover(img, 0.85, "hand", tone=0.2 if night else None)
+               if sev == 2 else cover(img, 1.0, "box"))
+    # sensor
+    if night and scene.ir:
+        img = ir_mode(img)
+        if ir_hand:  # a hand at the lens reflects the IR light: bright grey, the exposure turned down
+            img = cover(img, 0.85, "hand", tone=1.45)
+            img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    sigma = {"static": 0.8}.get(spec.condition, 3.5 if night else 1.5)
+    img = add_noise(img, sigma, rng)
+    if fault == "covered" and sev == 3:
+        img = add_noise(img, 5.8, rng)  # the simulator's noise=alls=10:allf=t
+    if fault == "too_dark":
+        img = gain(img, {1: 0.35, 2: 0.2, 3: 0.1}[sev])
+    if fault == "overexposed":
+        img = overexpose(img, {1: 2.5, 2: 4.0, 3: 8.0}[sev])
+    if fault == "colour_cast":
+        img = (colour_gains(img, 0.8, 1.0, 1.3) if sev == 1 else colour_gains(img, 1.25, 0.75, 1.35)
+               if sev == 2 else colour_gains(img, 0.0, 1.0, 1.0))
+    # signal
+    if fault == "snow":
+        img = add_noise(img, 25.0, rng) if sev == 1 else snow(img, 0.6 if sev == 2 else 1.0, rng)
+    if fault == "black":
+        img = np.zeros_like(img) if sev != 1 else add_noise(np.full_like(img, 6), 3.0, rng)
+    if fault == "turned" and sev == 2:
+        img = rotate(img, 0.12)
+    if fault == "frozen" and sev == 2:
+        img = gain(img, 1.0 + 0.006 * math.sin(2 * math.pi * k / 7))  # the ISP still hunts exposure
+    # OSD: the camera keeps drawing its clock over a frozen (s1) or black (s2) picture
+    if scene.osd and not (fault == "black" and sev != 2):
+        clock_t = t if not (fault == "frozen" and sev != 1) else 0.0
+        img = osd_clock(img, 1000 + clock_t, hour=22 if night else 14)
+    if fault == "frozen" and sev == 1 and not scene.osd:
+        img = osd_clock(img, 1000 + t, hour=22 if night else 14)
+    w, h = spec.size()
+    if (w, h) != (img.shape[1], img.shape[0]):
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if w < img.shape[1] else cv2.INTER_LINEAR)
+    return img
+
+
+# ----------------------------------------------------------------------------------- encoding
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def encode_clip(spec: ClipSpec, cache_dir: Path) -> Path:
+    """Render and encode ``spec`` to H.264 (cached by name and corpus version)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{spec.name}.v{CORPUS_VERSION}.mp4"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    w, h = spec.size()
+    fps = spec.fps
+    gop = max(1, int(round(2 * fps)))  # a keyframe every 2 s, like a real camera
+    tmp = path.with_suffix(".tmp.mp4")
+    cmd = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
+        "-an", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", str(gop), "-sc_threshold", "0",
+        "-pix_fmt", "yuv420p", "-b:v", "400k" if w <= 704 else "1000k", "-movflags", "+faststart",
+        "-f", "mp4", str(tmp),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        for f in render_frames(spec):
+            proc.stdin.write(np.ascontiguousarray(f).tobytes())
+        proc.stdin.close()
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        rc = proc.wait(timeout=120)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if rc != 0:
+        raise RuntimeError(f"ffmpeg failed encoding {spec.name}: {err.strip()[:500]}")
+    tmp.replace(path)
+    return path
+
+
+def decode_clip(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out: list[np.ndarray] = []
+    try:
+        for _ in range(10_000):
+            ok, f = cap.read()
+            if not ok:
+                break
+            out.append(f)
+    finally:
+        cap.release()
+    return out
+
+
+# ----------------------------------------------------------------------------------- checks
+
+
+@dataclass
+class Check:
+    """What one probe gives the analysis (the fields of ProbeResult it uses)."""
+
+    frames: list[np.ndarray]
+    frame_times: list[float]
+    fps: float | None
+    width: int
+    height: int
+
+
+WINDOW_S = 1.5  # ProbeSettings.window_s
+MAX_FRAMES = 8  # ProbeSettings.max_frames
+
+
+class FileSource:
+    """Checks cut from the encoded files, as the prober would see them: a joining client starts at a
+    keyframe and reads up to MAX_FRAMES frames for WINDOW_S seconds."""
+
+    name = "files"
+
+    def __init__(self) -> None:
+        self._cache: dict[str, list[np.ndarray]] = {}
+
+    def checks(self, spec: ClipSpec, path: Path, n: int, rng: np.random.Generator) -> list[Check]:
+        frames = self._cache.get(spec.name)
+        if frames is None:
+            frames = decode_clip(path)
+            self._cache = {spec.name: frames}  # one clip at a time: memory stays small
+        if not frames:
+            raise RuntimeError(f"{path} decoded to no frames")
+        gop = max(1, int(round(2 * spec.fps)))
+        out = []
+        # consecutive checks follow each other in time through the loop, as a minute apart on a camera:
+        # each joins at the first keyframe after the previous one ended plus an open delay
+        pos = int(rng.integers(0, len(frames)))
+        for _ in range(n):
+            pos += int(round(float(rng.uniform(0.3, 1.2)) * spec.fps))
+            start = ((pos + gop - 1) // gop) * gop
+            sel: list[np.ndarray] = []
+            times: list[float] = []
+            k = start
+            while len(sel) < MAX_FRAMES and (not times or times[-1] < WINDOW_S):
+                sel.append(frames[k % len(frames)])
+                times.append((k - start) / spec.fps)
+                k += 1
+            pos = k
+            fps = (len(times) - 1) / times[-1] if len(times) >= 2 and times[-1] > 0 else None
+            h, w = sel[0].shape[:2]
+            # the prober keeps frames at most 640 px wide
+            sel = [f if w <= 640 else cv2.resize(f, (640, round(h * 640 / w)), interpolation=cv2.INTER_AREA)
+                   for f in sel]
+            out.append(Check(sel, times, fps, w, h))
+        return out
+
+    def close(self) -> None:
+        self._cache.clear()
+
+
+class SimulatorSource:
+    """Checks probed from the simulator's RTSP server with the real prober (camsvc.probing.stream)."""
+
+    name = "simulator"
+
+    def __init__(self, paths: dict[str, Path], workers: int = 8) -> None:
+        from camsvc.probing.stream import probe
+        from camsvc.simulate.harness import Simulator
+
+        self._probe = probe
+        self._sim = Simulator(roadside=0, household=0, extra_streams={k: str(v) for k, v in paths.items()})
+        self._sim.start()
+        self._workers = workers
+
+    def checks(self, spec: ClipSpec, path: Path, n: int, rng: np.random.Generator) -> list[Check]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        url = self._sim.extra_url(spec.name)
+
+        def one(i: int) -> Check | None:
+            # spread the probes over the loop so they see different moments, as checks a minute apart do
+            time.sleep(float(rng.uniform(0, CLIP_SECONDS)) if i else 0.0)
+            r = self._probe(url)
+            if not r.ok or not r.frames:
+                log.warning("probe of %s failed: %s %s", spec.name, r.error, r.detail)
+                return None
+            return Check(list(r.frames), list(r.frame_times), r.fps, int(r.width or 0), int(r.height or 0))
+
+        with ThreadPoolExecutor(max_workers=min(self._workers, n)) as ex:
+            got = list(ex.map(one, range(n)))
+        return [c for c in got if c is not None]
+
+    def close(self) -> None:
+        self._sim.stop()
+
+
+# ----------------------------------------------------------------------------------- the run
+
+
+DAY_HOURS = tuple(range(7, 18))
+NIGHT_HOURS = (19, 20, 21, 22, 23, 0, 1, 2, 3, 4, 5)
+EVAL_DAY_HOURS = (9, 10, 11, 12, 13, 14, 15, 16)
+EVAL_NIGHT_HOURS = (20, 21, 22, 23, 0, 1, 2, 3)
+
+
+@dataclass
+class Outcome:
+    """One judged check."""
+
+    scene: str
+    clip: str
+    kind: str  # "healthy" or the injected fault
+    condition: str  # healthy condition, or "day"/"night" for faults
+    severity: int
+    codes: list[str]
+    ordinal: int  # 0 for the first check of a clip, 1, 2...
+    hour: int = 0
+    details: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Camera:
+    """What the service remembers of one camera while the bench runs."""
+
+    baseline: Any = None
+    reference: bytes | None = None
+    last: dict[str, Any] = field(default_factory=dict)  # light -> metrics of the last healthy check
+
+
+def _judge_check(check: Check, cam: Camera, hour: int, previous: Any) -> tuple[Any, list[Any]]:
+    from camsvc.health.picture import judge
+    from camsvc.probing.analysis import measure
+
+    m = measure(check.frames, check.frame_times)
+    faults = judge(
+        m, baseline=cam.baseline, reference=cam.reference, frame=check.frames[-1], hour=hour,
+        fps=check.fps, width=check.width, height=check.height, previous=previous,
+    )
+    return m, faults
+
+
+def learn(cam: Camera, checks: list[Check], hours: tuple[int, ...], light: str) -> int:
+    """Feed healthy checks as the service would: judge, and learn only from those without a fault.
+    Returns the number of checks that raised a fault while learning."""
+    from camsvc.health.picture import add_reference_view, update_baseline
+
+    alarms = 0
+    previous = cam.last.get(light)
+    for i, c in enumerate(checks):
+        hour = hours[i % len(hours)]
+        m, faults = _judge_check(c, cam, hour, previous)
+        if faults:
+            alarms += 1
+            log.info("learning %s h%02d: %s", light, hour, [f.code for f in faults])
+        else:
+            cam.baseline = update_baseline(
+                cam.baseline, m, hour=hour, fps=c.fps, width=c.width, height=c.height, previous=previous
+            )
+            cam.reference = add_reference_view(cam.reference, c.frames[-1], m)
+        previous = m
+    cam.last[light] = previous
+    return alarms
+
+
+def evaluate(
+    cam: Camera, checks: list[Check], hours: tuple[int, ...], previous: Any, **labels: Any
+) -> list[Outcome]:
+    out = []
+    for i, c in enumerate(checks):
+        hour = hours[i % len(hours)]
+        m, faults = _judge_check(c, cam, hour, previous)
+        out.append(Outcome(codes=[f.code for f in faults], ordinal=i, hour=hour,
+                           details=[f"{f.code}: {f.detail}" for f in faults], metrics=m.scalars(), **labels))
+        previous = m
+    return out
+
+
+def clip_plan(scenes: list[Scene]) -> list[ClipSpec]:
+    plan: list[ClipSpec] = []
+    for sc in scenes:
+        plan += [ClipSpec(sc.name, "day"), ClipSpec(sc.name, "night")]
+        for cond in ("rain", "static", "slow_pan"):
+            plan.append(ClipSpec(sc.name, "day", cond))
+        if sc.video:
+            plan.append(ClipSpec(sc.name, "day", "crowd"))
+        plan.append(ClipSpec(sc.name, "night", "headlights"))
+        for fault in FAULTS:
+            for sev in (1, 2, 3):
+                plan.append(ClipSpec(sc.name, "day", fault=fault, severity=sev))
+                if fault in NIGHT_FAULTS:
+                    plan.append(ClipSpec(sc.name, "night", fault=fault, severity=sev))
+    return plan
+
+
+def run_scene(
+    sc: Scene, source: Any, paths: dict[str, Path], *, learn_checks: int, healthy_checks: int,
+    fault_checks: int, seed: int,
+) -> tuple[list[Outcome], int]:
+    rng = _rng("bench", sc.name, seed)
+    day, night = ClipSpec(sc.name, "day"), ClipSpec(sc.name, "night")
+
+    def get(spec: ClipSpec, n: int) -> list[Check]:
+        return source.checks(spec, paths[spec.name], n, rng)
+
+    cam = Camera()
+    alarms = learn(cam, get(day, learn_checks), DAY_HOURS, "day")
+    day_only = Camera(cam.baseline, cam.reference, dict(cam.last))
+    alarms += learn(cam, get(night, learn_checks), NIGHT_HOURS, "night")
+
+    out: list[Outcome] = []
+    healthy: list[tuple[str, ClipSpec, tuple[int, ...], Camera]] = [
+        ("day", day, EVAL_DAY_HOURS, cam),
+        ("night", night, EVAL_NIGHT_HOURS, cam),
+        ("rain", ClipSpec(sc.name, "day", "rain"), EVAL_DAY_HOURS, cam),
+        ("static", ClipSpec(sc.name, "day", "static"), EVAL_DAY_HOURS, cam),
+        ("slow_pan", ClipSpec(sc.name, "day", "slow_pan"), EVAL_DAY_HOURS, cam),
+        ("headlights", ClipSpec(sc.name, "night", "headlights"), EVAL_NIGHT_HOURS, cam),
+        ("first_night", night, EVAL_NIGHT_HOURS, day_only),
+    ]
+    if sc.video:
+        healthy.append(("crowd", ClipSpec(sc.name, "day", "crowd"), EVAL_DAY_HOURS, cam))
+    for cond, spec, hours, c in healthy:
+        light = spec.light
+        prev = c.last.get(light) if cond != "first_night" else c.last.get("day")
+        out += evaluate(c, get(spec, healthy_checks), hours, prev, scene=sc.name, clip=spec.name,
+                        kind="healthy", condition=cond, severity=0)
+    for fault in FAULTS:
+        for light in ("day", "night") if fault in NIGHT_FAULTS else ("day",):
+            hours = EVAL_DAY_HOURS if light == "day" else EVAL_NIGHT_HOURS
+            for sev in (1, 2, 3):
+                spec = ClipSpec(sc.name, light, fault=fault, severity=sev)
+                out += evaluate(cam, get(spec, fault_checks), hours, cam.last.get(light), scene=sc.name,
+                                clip=spec.name, kind=fault, condition=light, severity=sev)
+    return out, alarms
+
+
+def summarise(outcomes: list[Outcome], skip_first: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Recall per fault and severity, false alarms on healthy checks, precision per reported code."""
+    healthy = [o for o in outcomes if o.kind == "healthy"]
+    fa = [o for o in healthy if o.codes]
+    by_cond: dict[str, dict[str, Any]] = {}
+    for o in healthy:
+        d = by_cond.setdefault(o.condition, {"checks": 0, "alarms": 0, "codes": {}})
+        d["checks"] += 1
+        if o.codes:
+            d["alarms"] += 1
+            for c in o.codes:
+                d["codes"][c] = d["codes"].get(c, 0) + 1
+    faults: dict[str, Any] = {}
+    tp: dict[str, int] = {}
+    fp: dict[str, int] = {}
+    for o in outcomes:
+        accepted = ACCEPTED.get(o.kind, frozenset())
+        for c in o.codes:
+            if c in accepted:
+                tp[c] = tp.get(c, 0) + 1
+            else:
+                fp[c] = fp.get(c, 0) + 1
+        if o.kind == "healthy":
+            continue
+        d = faults.setdefault(o.kind, {})
+        s = d.setdefault(str(o.severity), {"checks": 0, "found": 0, "wrong": {}, "first_checks": 0,
+                                           "first_found": 0})
+        found = bool(accepted & set(o.codes))
+        s["checks"] += 1
+        s["found"] += int(found)
+        if o.ordinal == 0:
+            s["first_checks"] += 1
+            s["first_found"] += int(found)
+        for c in o.codes:
+            if c not in accepted:
+                s["wrong"][c] = s["wrong"].get(c, 0) + 1
+    for d in faults.values():
+        for s in d.values():
+            s["recall"] = round(s["found"] / s["checks"], 4) if s["checks"] else None
+    codes = sorted(set(tp) | set(fp))
+    precision = {c: round(tp.get(c, 0) / (tp.get(c, 0) + fp.get(c, 0)), 4) for c in codes}
+    return {
+        "healthy_checks": len(healthy),
+        "false_alarm_checks": len(fa),
+        "false_alarm_rate": round(len(fa) / len(healthy), 4) if healthy else None,
+        "healthy_by_condition": by_cond,
+        "faults": faults,
+        "precision": precision,
+        "true_positives": tp,
+        "false_positives": fp,
+    }
+
+
+def measure_cost(runs: int = 300) -> dict[str, float]:
+    """CPU per check (time.process_time) of measure() and judge() on 8 frames of 1280x720 street video."""
+    from camsvc.health.picture import add_reference_view, judge, update_baseline
+    from camsvc.probing.analysis import measure
+
+    src = load_vtest(200, 16)
+    frames = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in src[::2]]
+    times = [k / FPS for k in range(len(frames))]
+    m = measure(frames, times)
+    base = None
+    for h in range(24):
+        for _ in range(6):
+            base = update_baseline(base, m, hour=h, fps=5.0, width=1280, height=720, previous=m)
+    ref = add_reference_view(None, frames[-1], m)
+
+    def clock(fn: Callable[[], Any], n: int) -> float:
+        fn()
+        t0 = time.process_time()
+        for _ in range(n):
+            fn()
+        return (time.process_time() - t0) / n * 1000.0
+
+    kw = dict(baseline=base, hour=12, fps=5.0, width=1280, height=720, previous=m)
+    return {
+        "measure_ms": round(clock(lambda: measure(frames, times), runs), 3),
+        "judge_ms": round(clock(lambda: judge(m, reference=None, frame=None, **kw), runs), 3),  # type: ignore[arg-type]
+        "judge_with_turned_ms": round(
+            clock(lambda: judge(m, reference=ref, frame=frames[-1], **kw), max(20, runs // 5)), 3  # type: ignore[arg-type]
+        ),
+        "threads": float(cv2.getNumThreads()),
+    }
+
+
+def print_report(res: dict[str, Any], echo: Callable[[str], None] = click.echo) -> None:
+    s = res["summary"]
+    echo(f"\nsource: {res['source']}; {res['clips']} clips; scenes: {', '.join(res['scenes'])}")
+    echo(f"{'fault':<20}{'sev':>4}  {'recall':>7} {'first':>7}  {'checks':>6}  wrong codes")
+    for fault, sevs in s["faults"].items():
+        for sev, d in sorted(sevs.items()):
+            first = d["first_found"] / d["first_checks"] if d["first_checks"] else float("nan")
+            wrong = ", ".join(f"{k}:{v}" for k, v in sorted(d["wrong"].items()))
+            echo(f"{fault:<20}{sev:>4}  {d['recall']:>7.3f} {first:>7.3f}  {d['checks']:>6}  {wrong}")
+    echo(f"\n{'healthy condition':<20}{'checks':>7}{'alarms':>8}  codes")
+    for cond, d in s["healthy_by_condition"].items():
+        codes = ", ".join(f"{k}:{v}" for k, v in sorted(d["codes"].items()))
+        echo(f"{cond:<20}{d['checks']:>7}{d['alarms']:>8}  {codes}")
+    echo(
+        f"\nfalse alarms: {s['false_alarm_checks']} of {s['healthy_checks']} healthy checks "
+        f"({100 * (s['false_alarm_rate'] or 0):.2f}%); while learning: {res['learning_alarms']}"
+    )
+    echo("precision per code: " + ", ".join(f"{k} {v:.3f}" for k, v in s["precision"].items()))
+    c = res["cost"]
+    echo(
+        f"CPU per check at 1280x720, 8 frames: measure {c['measure_ms']:.2f} ms, judge {c['judge_ms']:.2f} ms, "
+        f"judge with turned {c['judge_with_turned_ms']:.2f} ms (OpenCV threads {c['threads']:.0f})"
+    )
+
+
+@click.command("vqd")
+@click.option("--scenes", default="", help="Comma-separated scene names (default: all)")
+@click.option("--source", type=click.Choice(["auto", "simulator", "files"]), default="auto",
+              help="Probe the clips through the simulator, or read the encoded files directly")
+@click.option("--learn-checks", default=22, show_default=True, help="Healthy checks learned per light")
+@click.option("--healthy-checks", default=12, show_default=True, help="Checks per healthy condition")
+@click.option("--fault-checks", default=5, show_default=True, help="Checks per fault clip")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Where encoded clips are kept (default ~/.cache/camsvc/vqd)")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results/vqd.json"),
+              show_default=True)
+@click.option("--cost-runs", default=300, show_default=True, help="Runs to time measure() over")
+@click.option("--seed", default=1, show_default=True)
+def vqd(scenes: str, source: str, learn_checks: int, healthy_checks: int, fault_checks: int,
+        cache_dir: Path | None, out: Path, cost_runs: int, seed: int) -> None:
+    """Picture-fault detection: recall per fault and severity, false alarms, CPU cost."""
+    logging.basicConfig(level=logging.WARNING)
+    chosen = list(SCENES)
+    if scenes:
+        names = [n.strip() for n in scenes.split(",") if n.strip()]
+        bad = [n for n in names if n not in SCENE_BY_NAME]
+        if bad:
+            raise click.BadParameter(f"unknown scenes {bad}; known: {', '.join(SCENE_BY_NAME)}")
+        chosen = [SCENE_BY_NAME[n] for n in names]
+    cache = cache_dir or (Path.home() / ".cache" / "camsvc" / "vqd")
+    plan = clip_plan(chosen)
+    t0 = time.monotonic()
+    paths: dict[str, Path] = {}
+    with click.progressbar(plan, label=f"encoding {len(plan)} clips (cached in {cache})") as bar:
+        for spec in bar:
+            paths[spec.name] = encode_clip(spec, cache)
+    src: Any
+    if source in ("auto", "simulator"):
+        try:
+            src = SimulatorSource(paths)
+        except (ImportError, AttributeError) as exc:
+            if source == "simulator":
+                raise click.ClickException(f"the simulator is unavailable: {exc}") from exc
+            click.echo(f"simulator unavailable ({exc}); reading the encoded files directly")
+            src = FileSource()
+    else:
+        src = FileSource()
+    outcomes: list[Outcome] = []
+    alarms = 0
+    try:
+        for sc in chosen:
+            click.echo(f"scene {sc.name}...")
+            o, a = run_scene(sc, src, paths, learn_checks=learn_checks, healthy_checks=healthy_checks,
+                             fault_checks=fault_checks, seed=seed)
+            outcomes += o
+            alarms += a
+    finally:
+        src.close()
+    res: dict[str, Any] = {
+        "source": src.name,
+        "scenes": [s.name for s in chosen],
+        "clips": len(plan),
+        "severities": FAULTS,
+        "learning_alarms": alarms,
+        "summary": summarise(outcomes),
+        "cost": measure_cost(cost_runs),
+        "wall_s": round(time.monotonic() - t0, 1),
+        "outcomes": [o.__dict__ for o in outcomes],
+    }
+    print_report(res)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    click.echo(f"wrote {out}")
