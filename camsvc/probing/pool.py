@@ -91,7 +91,8 @@ class ProbePool:
     ) -> None:
         """*postprocess*: optional ``"module:function"`` run in the worker on each result while its frames
         are still there (e.g. picture analysis filling ``metrics``/``faults``); frames then cross the
-        process boundary only for ``keep_frames=True`` submissions."""
+        process boundary only for ``keep_frames=True`` submissions. It runs in the worker's probe threads
+        (so it must be thread-safe); if it raises, the error is logged and the result sent unchanged."""
         if postprocess is not None and (postprocess.count(":") != 1 or not all(postprocess.split(":"))):
             raise ValueError(f"postprocess must be 'module:function', got {postprocess!r}")
         self.settings = settings
