@@ -103,13 +103,19 @@ def test_hung_camera_beside_healthy_ones(sim: Simulator, pool: ProbePool) -> Non
     hung, healthy = cams[0], cams[1:]
     sim.fault(hung, "hang")
     try:
+        done: dict[str, float] = {}
         t0 = time.monotonic()
         slow = pool.submit(sim.url(hung, "main"))
+        slow.add_done_callback(lambda f: done.setdefault(hung, time.monotonic() - t0))
         fast = [pool.submit(sim.url(c, "sub")) for c in healthy]
+        for c, f in zip(healthy, fast, strict=True):
+            f.add_done_callback(lambda f, c=c: done.setdefault(c, time.monotonic() - t0))
         for f in fast:
             assert f.result(10).ok
-        healthy_s = time.monotonic() - t0
         assert slow.result(10).error == E.TIMEOUT
-        assert healthy_s < SETTINGS.budget_s / 2 < time.monotonic() - t0
+        # The hung probe runs to its open limit; every healthy probe beside it has finished long before,
+        # however loaded the machine (no absolute time asserted, only the order and the hung one's wait).
+        assert max(done[c] for c in healthy) < done[hung]
+        assert done[hung] >= SETTINGS.open_timeout_s * 0.9
     finally:
         sim.fault(hung, "normal")
