@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -52,6 +52,11 @@ class CheckSettings(Section):
         2, ge=1, description="Consecutive checks with a picture fault before degraded"
     )
     retention_days: int = Field(30, ge=1, description="Keep check rows this many days")
+    prefer_stream: Literal["sub", "main"] = Field(
+        "sub",
+        description="Which RTSP stream routine checks decode when a camera has both: the sub-stream costs "
+        "about a third of the CPU (docs/probing.md); a camera with only one is checked on that one",
+    )
 
 
 class AlertSettings(Section):

@@ -15,6 +15,7 @@ most the probe budget; the others keep their schedule as long as the pool has fr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import queue
@@ -41,18 +42,28 @@ from camsvc.runtime.checks import CameraEntry, CheckProcessor, load_windows
 log = logging.getLogger(__name__)
 
 
-def camera_entries(session: Session, default_interval: float) -> dict[str, CameraEntry]:
+def pick_stream(cam: Camera, prefer: str = "sub") -> tuple[str, str, str | None] | None:
+    """(url, which, stream kind) a routine check decodes: the preferred video stream, then the other,
+    then the snapshot URL."""
+    video = [("sub", cam.sub_url), ("main", cam.main_url)]
+    if prefer == "main":
+        video.reverse()
+    for which, url in video:
+        if url:
+            return url, which, None
+    if cam.snapshot_url:
+        return cam.snapshot_url, "snapshot", StreamKind.SNAPSHOT.value
+    return None
+
+
+def camera_entries(session: Session, default_interval: float, prefer: str = "sub") -> dict[str, CameraEntry]:
     secrets = {s.camera_id: s for s in session.exec(select(CameraSecret))}
     out = {}
     for cam in session.exec(select(Camera).where(Camera.enabled == True)):  # noqa: E712
-        if cam.main_url:
-            url, which, sk = cam.main_url, "main", None
-        elif cam.snapshot_url:
-            url, which, sk = cam.snapshot_url, "snapshot", StreamKind.SNAPSHOT.value
-        elif cam.sub_url:
-            url, which, sk = cam.sub_url, "sub", None
-        else:
+        picked = pick_stream(cam, prefer)
+        if picked is None:
             continue
+        url, which, sk = picked
         s = secrets.get(cam.id)
         if s:
             url = with_credentials(url, s.username, s.password)
@@ -117,10 +128,8 @@ class CheckScheduler:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop submitting; results already received are recorded; in-flight probes are abandoned."""
         self._stop.set()
-        try:
+        with contextlib.suppress(Exception):  # already stopped
             self._sched.shutdown(wait=False)
-        except Exception:  # already stopped
-            pass
         self._results.put(None)
         self._writer.join(timeout_s)
 
@@ -128,7 +137,9 @@ class CheckScheduler:
     def refresh(self) -> None:
         """Reload the registry: new cameras are scheduled (spread), removed ones dropped, edits applied."""
         with Session(self.engine) as session:
-            cams = camera_entries(session, self.settings.checks.interval_s)
+            cams = camera_entries(
+                session, self.settings.checks.interval_s, self.settings.checks.prefer_stream
+            )
             windows = load_windows(session)
         now = self.clock()
         with self._lock:
