@@ -186,7 +186,10 @@ def camera_transitions(
     """Every state change of the camera, newest first (the audit trail)."""
     _require(session, camera_id)
     rows = session.exec(
-        select(Transition).where(Transition.camera_id == camera_id).order_by(col(Transition.id).desc()).limit(limit)
+        select(Transition)
+        .where(Transition.camera_id == camera_id)
+        .order_by(col(Transition.id).desc())
+        .limit(limit)
     ).all()
     return [r.model_dump() for r in rows]
 
