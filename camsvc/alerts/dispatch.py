@@ -70,7 +70,15 @@ from camsvc.alerts.routing import Subject, max_level, route
 from camsvc.alerts.signing import ack_url, make_token, signing_key
 from camsvc.config import Settings
 from camsvc.db import session_scope
-from camsvc.models import Camera, HealthState, MaintenanceWindow, Outage, Thumbnail, Transition
+from camsvc.models import (
+    Camera,
+    CameraStatus,
+    HealthState,
+    MaintenanceWindow,
+    Outage,
+    Thumbnail,
+    Transition,
+)
 from camsvc.redact import redact_text
 
 log = logging.getLogger(__name__)
@@ -137,6 +145,9 @@ class Dispatcher:
         # updates (cameras joining after the first alert) wait long enough for the rest of a power cut to be
         # confirmed: checks are spread over one interval, so one update usually carries all the latecomers
         self.update_wait_s = max(self.cfg.group_wait_s, settings.checks.interval_s)
+        # a group's message waits at most this much longer for cameras failing but not yet confirmed
+        c = settings.checks
+        self.hold_max_s = c.retry_interval_s * c.fail_threshold + settings.probe.budget_s
         self.sender: Sender = sender or chans.send
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.wake = threading.Event()  # set when an attempt finishes: the next message of its channel is due
@@ -461,6 +472,8 @@ class Dispatcher:
             s.flush()
             self._resolve(s, inc, now, now, world)
             return 0
+        if self._confirming(s, inc, now, inc.notify_at):
+            return 0
         if not self._guard(
             s,
             inc.id,
@@ -490,8 +503,40 @@ class Dispatcher:
         log.info("incident %s: alert queued (%d cameras, %d messages)", inc.id, len(members), queued)
         return queued
 
+    def _confirming(self, s: Session, inc: Incident, now: dt.datetime, due: dt.datetime) -> bool:
+        """Hold a group's message (at most ``hold_max_s`` past its due time) while more cameras of the group
+        have failed a check and await confirmation: in a power cut they arrive a retry later."""
+        if not (inc.upstream or inc.hamlet) or inc.group_key.startswith("camera:"):
+            return False
+        if now >= due + dt.timedelta(seconds=self.hold_max_s):
+            return False
+        in_group = col(Camera.upstream) == inc.upstream if inc.upstream else col(Camera.hamlet) == inc.hamlet
+        members = select(IncidentMember.camera_id).where(
+            IncidentMember.incident_id == inc.id, col(IncidentMember.ended_at).is_(None)
+        )
+        pending = s.exec(
+            select(sa.func.count())
+            .select_from(CameraStatus)
+            .join(Camera, col(Camera.id) == col(CameraStatus.camera_id))
+            .where(
+                in_group,
+                col(Camera.enabled) == True,  # noqa: E712
+                col(CameraStatus.fail_streak) > 0,
+                col(CameraStatus.state).in_([HealthState.UP, HealthState.UNKNOWN]),
+                col(CameraStatus.camera_id).not_in(members),
+            )
+        ).one()
+        if pending:
+            log.debug(
+                "incident %s: %d more cameras of %s being confirmed; holding", inc.id, pending, inc.group_key
+            )
+        return bool(pending)
+
     def _update(self, s: Session, inc: Incident, world: _World, now: dt.datetime) -> int:
         assert inc.id is not None
+        assert inc.pending_since is not None
+        if self._confirming(s, inc, now, inc.pending_since + dt.timedelta(seconds=self.update_wait_s)):
+            return 0
         if not self._guard(
             s,
             inc.id,

@@ -256,3 +256,31 @@ def test_cameras_behind_one_upstream_group_across_hamlets(
     ]
     group = next(m for m in smtp.mails if "Switch" in m.subject)
     assert "có thể do thiết bị dùng chung Switch chợ Bích mất điện hoặc mất mạng" in group.body
+
+
+def test_group_alert_waits_briefly_for_cameras_still_being_confirmed(
+    alert_engine, dispatcher: Dispatcher, clock: Clock, fleet: Fleet, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    bct = add_cameras(alert_engine, 11, BCT, prefix="bct")
+    _setup_people(alert_engine, smtp, webhook)
+    fleet.up(bct, T0)
+    early, late, flaky = bct[:6], bct[6:10], bct[10]
+    fleet.down(early, T0 + dt.timedelta(seconds=60))  # confirmed at +70: the group wait ends at +100
+    fleet.check(flaky, T0 + dt.timedelta(seconds=90), False, "refused")  # one failed check, never confirmed
+    for cid in late:  # their first failed check comes just before the group wait ends, the second after it
+        fleet.check(cid, T0 + dt.timedelta(seconds=95), False, "refused")
+    sent_at = None
+    for step in range(20):  # passes every 5 s from +70 to +165
+        clock.now = T0 + dt.timedelta(seconds=70 + 5 * step)
+        if clock.now == T0 + dt.timedelta(seconds=105):
+            for cid in late:
+                fleet.check(cid, clock.now, False, "refused")
+        dispatcher.run_once()
+        dispatcher.wait_idle(5)
+        if smtp.count() and sent_at is None:
+            sent_at = clock.now
+    assert smtp.count() == 1
+    mail = smtp.to("tuan@example.org")[0]
+    assert mail.subject.startswith(f"[Camera] 10 camera ở xóm {BCT}")
+    # held past +100 for the late ones, but not beyond the bound (retry x threshold + budget = 30 s) for the flaky one
+    assert sent_at is not None and T0 + dt.timedelta(seconds=105) <= sent_at <= T0 + dt.timedelta(seconds=130)
