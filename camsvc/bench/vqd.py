@@ -14,6 +14,7 @@ The fault and condition generators here are also used by the unit tests (pure nu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -162,9 +163,12 @@ def cut_view(src: np.ndarray, scene: Scene, dx: float = 0.0, dy: float = 0.0) ->
     x0, y0 = base_origin(scene, src.shape)
     x0, y0 = x0 + dx, y0 + dy
     # affine map from view pixels to source pixels: one warp, no canvas in memory
-    m = np.float32([[1 / s, 0, x0 / s], [0, 1 / s, y0 / s]])
+    m = np.array([[1 / s, 0, x0 / s], [0, 1 / s, y0 / s]], dtype=np.float32)
     return cv2.warpAffine(
-        src, m, (VIEW_W, scene.view_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        src,
+        m,
+        (VIEW_W, scene.view_h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REFLECT,
     )
 
@@ -213,7 +217,7 @@ def night_light(img: np.ndarray, gain: float = 0.22) -> np.ndarray:
     f = img.astype(np.float32)
     grey = f.mean(axis=2, keepdims=True)
     f = 0.55 * f + 0.45 * grey
-    f *= np.float32([0.75, 1.0, 1.2]) * gain
+    f *= np.array([0.75, 1.0, 1.2], dtype=np.float32) * gain
     f = cv2.GaussianBlur(f, (0, 0), 0.8)
     return np.clip(f, 0, 255).astype(np.uint8)
 
@@ -234,8 +238,8 @@ def ir_mode(img: np.ndarray) -> np.ndarray:
 def rain(img: np.ndarray, rng: np.random.Generator, drops: int = 350) -> np.ndarray:
     """Falling rain: short bright slanted streaks, new each frame, and a slightly washed-out picture."""
     out = img.astype(np.float32) * 0.9 + 12.0
-    layer = np.zeros(img.shape[:2], np.float32)
-    h, w = layer.shape
+    h, w = img.shape[:2]
+    layer: np.ndarray = np.zeros((h, w), np.float32)
     xs = rng.integers(0, w, drops)
     ys = rng.integers(0, h, drops)
     lens = rng.integers(8, 22, drops)
@@ -255,7 +259,7 @@ def headlights(img: np.ndarray, i: int) -> np.ndarray:
     for dxl in (0, 70):
         cv2.circle(layer, (x + dxl, y), 9, 1.0, -1)
     glow = cv2.GaussianBlur(layer, (0, 0), 14) * 6.0 + layer
-    cone = np.zeros((h, w), np.float32)
+    cone: np.ndarray = np.zeros((h, w), np.float32)
     pts = np.array([[x - 10, y], [x + 80, y], [x + 260, y + 80], [x - 60, y + 80]], np.int32)
     cv2.fillConvexPoly(cone, pts, 0.35)
     cone = cv2.GaussianBlur(cone, (0, 0), 12)
@@ -310,7 +314,7 @@ def cover(img: np.ndarray, fraction: float, kind: str = "box", tone: float | Non
     if kind == "box":
         cw = int(round(w * min(1.0, fraction)))
         mask[:, :cw] = 1.0
-        colour = np.float32([48, 48, 48])
+        colour = np.array([48, 48, 48], dtype=np.float32)
         out = out * (1 - 0.97 * mask[:, :, None]) + colour * 0.97 * mask[:, :, None]
         return np.clip(out, 0, 255).astype(np.uint8)
     if kind == "hand":
@@ -327,11 +331,11 @@ def cover(img: np.ndarray, fraction: float, kind: str = "box", tone: float | Non
         mask = np.clip((edge - xx) / 25.0, 0, 1)
         folds = 1.0 + 0.08 * np.sin(xx / 37.0 + yy / 53.0)
         colour = np.stack([30 * folds, 32 * folds, 38 * folds], axis=2)
-    colour = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), 6)
+    soft: np.ndarray = cv2.GaussianBlur(np.asarray(colour, dtype=np.float32), (0, 0), 6)
     if tone is not None:
-        colour = np.clip(colour * tone, 0, 255)
+        soft = np.clip(soft * tone, 0, 255)
     m = mask[:, :, None]
-    out = out * (1 - m) + colour * m
+    out = out * (1 - m) + soft * m
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -347,7 +351,7 @@ def overexpose(img: np.ndarray, g: float) -> np.ndarray:
 
 
 def colour_gains(img: np.ndarray, b: float, g: float, r: float) -> np.ndarray:
-    return np.clip(img.astype(np.float32) * np.float32([b, g, r]), 0, 255).astype(np.uint8)
+    return np.clip(img.astype(np.float32) * np.array([b, g, r], dtype=np.float32), 0, 255).astype(np.uint8)
 
 
 def snow(img: np.ndarray, mix: float, rng: np.random.Generator) -> np.ndarray:
@@ -478,8 +482,13 @@ def render_one(scene: Scene, spec: ClipSpec, i: int, t: float, k: int) -> np.nda
     ir_hand = fault == "covered" and sev == 2 and night and scene.ir
     if fault == "covered" and not ir_hand:
         # at night without IR a hand is left dark by the street light
-        img = (cover(img, 0.65, "box") if sev == 1 else cover(img, 0.85, "hand", tone=0.2 if night else None)
-               if sev == 2 else cover(img, 1.0, "box"))
+        img = (
+            cover(img, 0.65, "box")
+            if sev == 1
+            else cover(img, 0.85, "hand", tone=0.2 if night else None)
+            if sev == 2
+            else cover(img, 1.0, "box")
+        )
     # sensor
     if night and scene.ir:
         img = ir_mode(img)
@@ -495,8 +504,13 @@ def render_one(scene: Scene, spec: ClipSpec, i: int, t: float, k: int) -> np.nda
     if fault == "overexposed":
         img = overexpose(img, {1: 2.5, 2: 4.0, 3: 8.0}[sev])
     if fault == "colour_cast":
-        img = (colour_gains(img, 0.8, 1.0, 1.3) if sev == 1 else colour_gains(img, 1.25, 0.75, 1.35)
-               if sev == 2 else colour_gains(img, 0.0, 1.0, 1.0))
+        img = (
+            colour_gains(img, 0.8, 1.0, 1.3)
+            if sev == 1
+            else colour_gains(img, 1.25, 0.75, 1.35)
+            if sev == 2
+            else colour_gains(img, 0.0, 1.0, 1.0)
+        )
     # signal
     if fault == "snow":
         img = add_noise(img, 25.0, rng) if sev == 1 else snow(img, 0.6 if sev == 2 else 1.0, rng)
@@ -581,10 +595,11 @@ def decode_clip(path: Path) -> list[np.ndarray]:
 
 @dataclass
 class Check:
-    """What one probe gives the analysis (the fields of ProbeResult it uses)."""
+    """One probe, measured: what the service keeps of it (metrics, the last frame for the reference view,
+    the stream's fps and size)."""
 
-    frames: list[np.ndarray]
-    frame_times: list[float]
+    metrics: Any  # FrameMetrics
+    last: np.ndarray  # last frame, at most 320 px wide (all the reference view needs)
     fps: float | None
     width: int
     height: int
@@ -594,26 +609,43 @@ WINDOW_S = 1.5  # ProbeSettings.window_s
 MAX_FRAMES = 8  # ProbeSettings.max_frames
 
 
+def _make_check(
+    frames: list[np.ndarray], times: list[float], fps: float | None, width: int, height: int
+) -> Check:
+    from camsvc.probing.analysis import downscale, measure
+
+    last = frames[-1]
+    if last.shape[1] > 320:
+        last = downscale(last, 320)
+    return Check(measure(frames, times), last, fps, width, height)
+
+
+Request = tuple[ClipSpec, int]  # a clip and how many consecutive checks of it
+
+
 class FileSource:
     """Checks cut from the encoded files, as the prober would see them: a joining client starts at a
-    keyframe and reads up to MAX_FRAMES frames for WINDOW_S seconds."""
+    keyframe and reads up to MAX_FRAMES frames for WINDOW_S seconds; consecutive checks follow each other
+    through the loop (each joins at the first keyframe after the previous one ended plus an open delay)."""
 
     name = "files"
 
-    def __init__(self) -> None:
-        self._cache: dict[str, list[np.ndarray]] = {}
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
 
-    def checks(self, spec: ClipSpec, path: Path, n: int, rng: np.random.Generator) -> list[Check]:
-        frames = self._cache.get(spec.name)
-        if frames is None:
-            frames = decode_clip(path)
-            self._cache = {spec.name: frames}  # one clip at a time: memory stays small
+    def fetch(self, requests: list[Request], rng: np.random.Generator) -> dict[str, list[Check]]:
+        out: dict[str, list[Check]] = {}
+        for spec, n in requests:
+            out[spec.name] = self._checks(spec, n, rng)
+        return out
+
+    def _checks(self, spec: ClipSpec, n: int, rng: np.random.Generator) -> list[Check]:
+        path = self.paths[spec.name]
+        frames = decode_clip(path)
         if not frames:
             raise RuntimeError(f"{path} decoded to no frames")
         gop = max(1, int(round(2 * spec.fps)))
         out = []
-        # consecutive checks follow each other in time through the loop, as a minute apart on a camera:
-        # each joins at the first keyframe after the previous one ended plus an open delay
         pos = int(rng.integers(0, len(frames)))
         for _ in range(n):
             pos += int(round(float(rng.uniform(0.3, 1.2)) * spec.fps))
@@ -629,49 +661,67 @@ class FileSource:
             fps = (len(times) - 1) / times[-1] if len(times) >= 2 and times[-1] > 0 else None
             h, w = sel[0].shape[:2]
             # the prober keeps frames at most 640 px wide
-            sel = [f if w <= 640 else cv2.resize(f, (640, round(h * 640 / w)), interpolation=cv2.INTER_AREA)
-                   for f in sel]
-            out.append(Check(sel, times, fps, w, h))
+            if w > 640:
+                sel = [cv2.resize(f, (640, round(h * 640 / w)), interpolation=cv2.INTER_AREA) for f in sel]
+            out.append(_make_check(sel, times, fps, w, h))
         return out
 
     def close(self) -> None:
-        self._cache.clear()
+        pass
 
 
 class SimulatorSource:
-    """Checks probed from the simulator's RTSP server with the real prober (camsvc.probing.stream)."""
+    """Checks probed with the real prober (camsvc.probing.stream.probe) from the simulator's RTSP server.
+
+    One simulator per scene serves that scene's clips; clips are probed in parallel, the checks of one
+    clip one after the other (so each sees a later moment of the loop, as checks a minute apart would)."""
 
     name = "simulator"
 
-    def __init__(self, paths: dict[str, Path], workers: int = 8) -> None:
-        from camsvc.probing.stream import probe
+    def __init__(self, paths: dict[str, Path], workers: int = 12) -> None:
+        from camsvc.probing.stream import configure_opencv_env, probe
         from camsvc.simulate.harness import Simulator
 
+        configure_opencv_env()
         self._probe = probe
-        self._sim = Simulator(roadside=0, household=0, extra_streams={k: str(v) for k, v in paths.items()})
-        self._sim.start()
-        self._workers = workers
+        self._simulator = Simulator
+        self.paths = paths
+        self.workers = workers
+        self.failed = 0
 
-    def checks(self, spec: ClipSpec, path: Path, n: int, rng: np.random.Generator) -> list[Check]:
+    def fetch(self, requests: list[Request], rng: np.random.Generator) -> dict[str, list[Check]]:
         from concurrent.futures import ThreadPoolExecutor
 
-        url = self._sim.extra_url(spec.name)
+        streams = {spec.name: self.paths[spec.name] for spec, _ in requests}
+        seeds = {spec.name: int(rng.integers(0, 2**31)) for spec, _ in requests}
+        with self._simulator(roadside=0, household=0, extra_streams=streams) as sim:
 
-        def one(i: int) -> Check | None:
-            # spread the probes over the loop so they see different moments, as checks a minute apart do
-            time.sleep(float(rng.uniform(0, CLIP_SECONDS)) if i else 0.0)
-            r = self._probe(url)
-            if not r.ok or not r.frames:
-                log.warning("probe of %s failed: %s %s", spec.name, r.error, r.detail)
-                return None
-            return Check(list(r.frames), list(r.frame_times), r.fps, int(r.width or 0), int(r.height or 0))
+            def one(req: Request) -> tuple[str, list[Check]]:
+                spec, n = req
+                url = sim.extra_url(spec.name)
+                local = np.random.default_rng(seeds[spec.name])
+                got: list[Check] = []
+                for _ in range(n + 3):  # a few spare probes for the odd failure
+                    if len(got) >= n:
+                        break
+                    time.sleep(float(local.uniform(0.0, 0.6)))
+                    r = self._probe(url)
+                    if not r.ok or not r.frames:
+                        self.failed += 1
+                        log.warning("probe of %s failed: %s %s", spec.name, r.error, r.detail)
+                        continue
+                    got.append(
+                        _make_check(
+                            list(r.frames), list(r.frame_times), r.fps, int(r.width or 0), int(r.height or 0)
+                        )
+                    )
+                return spec.name, got
 
-        with ThreadPoolExecutor(max_workers=min(self._workers, n)) as ex:
-            got = list(ex.map(one, range(n)))
-        return [c for c in got if c is not None]
+            with ThreadPoolExecutor(max_workers=self.workers) as ex:
+                return dict(ex.map(one, requests))
 
     def close(self) -> None:
-        self._sim.stop()
+        pass
 
 
 # ----------------------------------------------------------------------------------- the run
@@ -708,16 +758,20 @@ class Camera:
     last: dict[str, Any] = field(default_factory=dict)  # light -> metrics of the last healthy check
 
 
-def _judge_check(check: Check, cam: Camera, hour: int, previous: Any) -> tuple[Any, list[Any]]:
+def _judge_check(check: Check, cam: Camera, hour: int, previous: Any) -> list[Any]:
     from camsvc.health.picture import judge
-    from camsvc.probing.analysis import measure
 
-    m = measure(check.frames, check.frame_times)
-    faults = judge(
-        m, baseline=cam.baseline, reference=cam.reference, frame=check.frames[-1], hour=hour,
-        fps=check.fps, width=check.width, height=check.height, previous=previous,
+    return judge(
+        check.metrics,
+        baseline=cam.baseline,
+        reference=cam.reference,
+        frame=check.last,
+        hour=hour,
+        fps=check.fps,
+        width=check.width,
+        height=check.height,
+        previous=previous,
     )
-    return m, faults
 
 
 def learn(cam: Camera, checks: list[Check], hours: tuple[int, ...], light: str) -> int:
@@ -729,16 +783,22 @@ def learn(cam: Camera, checks: list[Check], hours: tuple[int, ...], light: str) 
     previous = cam.last.get(light)
     for i, c in enumerate(checks):
         hour = hours[i % len(hours)]
-        m, faults = _judge_check(c, cam, hour, previous)
+        faults = _judge_check(c, cam, hour, previous)
         if faults:
             alarms += 1
             log.info("learning %s h%02d: %s", light, hour, [f.code for f in faults])
         else:
             cam.baseline = update_baseline(
-                cam.baseline, m, hour=hour, fps=c.fps, width=c.width, height=c.height, previous=previous
+                cam.baseline,
+                c.metrics,
+                hour=hour,
+                fps=c.fps,
+                width=c.width,
+                height=c.height,
+                previous=previous,
             )
-            cam.reference = add_reference_view(cam.reference, c.frames[-1], m)
-        previous = m
+            cam.reference = add_reference_view(cam.reference, c.last, c.metrics)
+        previous = c.metrics
     cam.last[light] = previous
     return alarms
 
@@ -749,10 +809,18 @@ def evaluate(
     out = []
     for i, c in enumerate(checks):
         hour = hours[i % len(hours)]
-        m, faults = _judge_check(c, cam, hour, previous)
-        out.append(Outcome(codes=[f.code for f in faults], ordinal=i, hour=hour,
-                           details=[f"{f.code}: {f.detail}" for f in faults], metrics=m.scalars(), **labels))
-        previous = m
+        faults = _judge_check(c, cam, hour, previous)
+        out.append(
+            Outcome(
+                codes=[f.code for f in faults],
+                ordinal=i,
+                hour=hour,
+                details=[f"{f.code}: {f.detail}" for f in faults],
+                metrics=c.metrics.scalars(),
+                **labels,
+            )
+        )
+        previous = c.metrics
     return out
 
 
@@ -774,44 +842,69 @@ def clip_plan(scenes: list[Scene]) -> list[ClipSpec]:
 
 
 def run_scene(
-    sc: Scene, source: Any, paths: dict[str, Path], *, learn_checks: int, healthy_checks: int,
-    fault_checks: int, seed: int,
+    sc: Scene, source: Any, *, learn_checks: int, healthy_checks: int, fault_checks: int, seed: int
 ) -> tuple[list[Outcome], int]:
+    """Learn the scene's normal from its healthy day and night clips, then judge every condition and
+    fault clip. Returns the judged checks and the number of alarms raised while learning."""
     rng = _rng("bench", sc.name, seed)
     day, night = ClipSpec(sc.name, "day"), ClipSpec(sc.name, "night")
-
-    def get(spec: ClipSpec, n: int) -> list[Check]:
-        return source.checks(spec, paths[spec.name], n, rng)
-
-    cam = Camera()
-    alarms = learn(cam, get(day, learn_checks), DAY_HOURS, "day")
-    day_only = Camera(cam.baseline, cam.reference, dict(cam.last))
-    alarms += learn(cam, get(night, learn_checks), NIGHT_HOURS, "night")
-
-    out: list[Outcome] = []
-    healthy: list[tuple[str, ClipSpec, tuple[int, ...], Camera]] = [
-        ("day", day, EVAL_DAY_HOURS, cam),
-        ("night", night, EVAL_NIGHT_HOURS, cam),
-        ("rain", ClipSpec(sc.name, "day", "rain"), EVAL_DAY_HOURS, cam),
-        ("static", ClipSpec(sc.name, "day", "static"), EVAL_DAY_HOURS, cam),
-        ("slow_pan", ClipSpec(sc.name, "day", "slow_pan"), EVAL_DAY_HOURS, cam),
-        ("headlights", ClipSpec(sc.name, "night", "headlights"), EVAL_NIGHT_HOURS, cam),
-        ("first_night", night, EVAL_NIGHT_HOURS, day_only),
+    healthy: list[tuple[str, ClipSpec, tuple[int, ...]]] = [
+        ("day", day, EVAL_DAY_HOURS),
+        ("night", night, EVAL_NIGHT_HOURS),
+        ("rain", ClipSpec(sc.name, "day", "rain"), EVAL_DAY_HOURS),
+        ("static", ClipSpec(sc.name, "day", "static"), EVAL_DAY_HOURS),
+        ("slow_pan", ClipSpec(sc.name, "day", "slow_pan"), EVAL_DAY_HOURS),
+        ("headlights", ClipSpec(sc.name, "night", "headlights"), EVAL_NIGHT_HOURS),
+        ("first_night", night, EVAL_NIGHT_HOURS),
     ]
     if sc.video:
-        healthy.append(("crowd", ClipSpec(sc.name, "day", "crowd"), EVAL_DAY_HOURS, cam))
-    for cond, spec, hours, c in healthy:
-        light = spec.light
-        prev = c.last.get(light) if cond != "first_night" else c.last.get("day")
-        out += evaluate(c, get(spec, healthy_checks), hours, prev, scene=sc.name, clip=spec.name,
-                        kind="healthy", condition=cond, severity=0)
-    for fault in FAULTS:
-        for light in ("day", "night") if fault in NIGHT_FAULTS else ("day",):
-            hours = EVAL_DAY_HOURS if light == "day" else EVAL_NIGHT_HOURS
-            for sev in (1, 2, 3):
-                spec = ClipSpec(sc.name, light, fault=fault, severity=sev)
-                out += evaluate(cam, get(spec, fault_checks), hours, cam.last.get(light), scene=sc.name,
-                                clip=spec.name, kind=fault, condition=light, severity=sev)
+        healthy.append(("crowd", ClipSpec(sc.name, "day", "crowd"), EVAL_DAY_HOURS))
+    faulty = [
+        ClipSpec(sc.name, light, fault=fault, severity=sev)
+        for fault in FAULTS
+        for light in (("day", "night") if fault in NIGHT_FAULTS else ("day",))
+        for sev in (1, 2, 3)
+    ]
+    # the day and night clips give the learning checks, then the evaluation ones (later in time)
+    n_day = learn_checks + healthy_checks
+    n_night = learn_checks + 2 * healthy_checks
+    requests: list[Request] = [(day, n_day), (night, n_night)]
+    requests += [(spec, healthy_checks) for cond, spec, _ in healthy if spec not in (day, night)]
+    requests += [(spec, fault_checks) for spec in faulty]
+    got = source.fetch(requests, rng)
+
+    cam = Camera()
+    alarms = learn(cam, got[day.name][:learn_checks], DAY_HOURS, "day")
+    day_only = Camera(cam.baseline, cam.reference, dict(cam.last))
+    alarms += learn(cam, got[night.name][:learn_checks], NIGHT_HOURS, "night")
+
+    out: list[Outcome] = []
+    night_rest = got[night.name][learn_checks:]
+    for cond, spec, hours in healthy:
+        if spec == day:
+            checks = got[day.name][learn_checks:]
+        elif spec == night:
+            checks = night_rest[:healthy_checks] if cond == "night" else night_rest[healthy_checks:]
+        else:
+            checks = got[spec.name]
+        c = day_only if cond == "first_night" else cam
+        prev = c.last.get("day" if cond == "first_night" else spec.light)
+        out += evaluate(
+            c, checks, hours, prev, scene=sc.name, clip=spec.name, kind="healthy", condition=cond, severity=0
+        )
+    for spec in faulty:
+        hours = EVAL_DAY_HOURS if spec.light == "day" else EVAL_NIGHT_HOURS
+        out += evaluate(
+            cam,
+            got[spec.name],
+            hours,
+            cam.last.get(spec.light),
+            scene=sc.name,
+            clip=spec.name,
+            kind=str(spec.fault),
+            condition=spec.light,
+            severity=spec.severity,
+        )
     return out, alarms
 
 
@@ -840,8 +933,9 @@ def summarise(outcomes: list[Outcome], skip_first: frozenset[str] = frozenset())
         if o.kind == "healthy":
             continue
         d = faults.setdefault(o.kind, {})
-        s = d.setdefault(str(o.severity), {"checks": 0, "found": 0, "wrong": {}, "first_checks": 0,
-                                           "first_found": 0})
+        s = d.setdefault(
+            str(o.severity), {"checks": 0, "found": 0, "wrong": {}, "first_checks": 0, "first_found": 0}
+        )
         found = bool(accepted & set(o.codes))
         s["checks"] += 1
         s["found"] += int(found)
@@ -868,20 +962,13 @@ def summarise(outcomes: list[Outcome], skip_first: frozenset[str] = frozenset())
     }
 
 
-def measure_cost(runs: int = 300) -> dict[str, float]:
-    """CPU per check (time.process_time) of measure() and judge() on 8 frames of 1280x720 street video."""
-    from camsvc.health.picture import add_reference_view, judge, update_baseline
+def measure_cost(runs: int = 300) -> dict[str, Any]:
+    """CPU per check (time.process_time, all threads) of measure() and judge() on 8 frames of street video
+    at 1280x720 and at 640x360 (what the prober hands over), with OpenCV's default threads and with one."""
+    from camsvc.health.picture import add_reference_view, update_baseline
     from camsvc.probing.analysis import measure
 
     src = load_vtest(200, 16)
-    frames = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in src[::2]]
-    times = [k / FPS for k in range(len(frames))]
-    m = measure(frames, times)
-    base = None
-    for h in range(24):
-        for _ in range(6):
-            base = update_baseline(base, m, hour=h, fps=5.0, width=1280, height=720, previous=m)
-    ref = add_reference_view(None, frames[-1], m)
 
     def clock(fn: Callable[[], Any], n: int) -> float:
         fn()
@@ -890,14 +977,46 @@ def measure_cost(runs: int = 300) -> dict[str, float]:
             fn()
         return (time.process_time() - t0) / n * 1000.0
 
-    kw = dict(baseline=base, hour=12, fps=5.0, width=1280, height=720, previous=m)
+    out: dict[str, Any] = {"runs": runs, "default_threads": cv2.getNumThreads()}
+    default_threads = cv2.getNumThreads()
+    try:
+        for threads in (default_threads, 1):
+            cv2.setNumThreads(threads)
+            for w, h in ((1280, 720), (640, 360)):
+                frames = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in src[::2]]
+                times = [k / FPS for k in range(len(frames))]
+                m = measure(frames, times)
+                base = None
+                for hour in range(24):
+                    for _ in range(6):
+                        base = update_baseline(base, m, hour=hour, fps=5.0, width=w, height=h, previous=m)
+                ref = add_reference_view(None, src[0], m)
+                out[f"{w}x{h}_threads{threads}"] = _cost_of(frames, times, m, base, ref, runs, clock)
+    finally:
+        cv2.setNumThreads(default_threads)
+    return out
+
+
+def _cost_of(
+    frames: list[np.ndarray],
+    times: list[float],
+    m: Any,
+    base: Any,
+    ref: bytes,
+    runs: int,
+    clock: Callable[[Callable[[], Any], int], float],
+) -> dict[str, float]:
+    from camsvc.health.picture import judge
+    from camsvc.probing.analysis import measure
+
+    h, w = frames[0].shape[:2]
+    kw: dict[str, Any] = dict(baseline=base, hour=12, fps=5.0, width=w, height=h, previous=m)
     return {
         "measure_ms": round(clock(lambda: measure(frames, times), runs), 3),
-        "judge_ms": round(clock(lambda: judge(m, reference=None, frame=None, **kw), runs), 3),  # type: ignore[arg-type]
+        "judge_ms": round(clock(lambda: judge(m, reference=None, frame=None, **kw), runs), 3),
         "judge_with_turned_ms": round(
-            clock(lambda: judge(m, reference=ref, frame=frames[-1], **kw), max(20, runs // 5)), 3  # type: ignore[arg-type]
+            clock(lambda: judge(m, reference=ref, frame=frames[-1], **kw), max(20, runs // 3)), 3
         ),
-        "threads": float(cv2.getNumThreads()),
     }
 
 
@@ -920,29 +1039,63 @@ def print_report(res: dict[str, Any], echo: Callable[[str], None] = click.echo) 
     )
     echo("precision per code: " + ", ".join(f"{k} {v:.3f}" for k, v in s["precision"].items()))
     c = res["cost"]
-    echo(
-        f"CPU per check at 1280x720, 8 frames: measure {c['measure_ms']:.2f} ms, judge {c['judge_ms']:.2f} ms, "
-        f"judge with turned {c['judge_with_turned_ms']:.2f} ms (OpenCV threads {c['threads']:.0f})"
-    )
+    echo(f"\nCPU per check (process time, 8 frames, mean of {c['runs']} runs):")
+    echo(f"{'input':<12}{'threads':>8}{'measure':>10}{'judge':>8}{'+turned':>10}{'total':>8}")
+    for key, d in c.items():
+        if not isinstance(d, dict):
+            continue
+        size, threads = key.split("_threads")
+        total = d["measure_ms"] + d["judge_with_turned_ms"]
+        echo(
+            f"{size:<12}{threads:>8}{d['measure_ms']:>9.2f}ms{d['judge_ms']:>6.2f}ms"
+            f"{d['judge_with_turned_ms']:>8.2f}ms{total:>6.2f}ms"
+        )
 
 
 @click.command("vqd")
 @click.option("--scenes", default="", help="Comma-separated scene names (default: all)")
-@click.option("--source", type=click.Choice(["auto", "simulator", "files"]), default="auto",
-              help="Probe the clips through the simulator, or read the encoded files directly")
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "simulator", "files"]),
+    default="auto",
+    help="Probe the clips through the simulator, or read the encoded files directly",
+)
 @click.option("--learn-checks", default=22, show_default=True, help="Healthy checks learned per light")
 @click.option("--healthy-checks", default=12, show_default=True, help="Checks per healthy condition")
 @click.option("--fault-checks", default=5, show_default=True, help="Checks per fault clip")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help="Where encoded clips are kept (default ~/.cache/camsvc/vqd)")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results/vqd.json"),
-              show_default=True)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where encoded clips are kept (default ~/.cache/camsvc/vqd)",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("bench-results/vqd.json"), show_default=True
+)
 @click.option("--cost-runs", default=300, show_default=True, help="Runs to time measure() over")
 @click.option("--seed", default=1, show_default=True)
-def vqd(scenes: str, source: str, learn_checks: int, healthy_checks: int, fault_checks: int,
-        cache_dir: Path | None, out: Path, cost_runs: int, seed: int) -> None:
+def vqd(
+    scenes: str,
+    source: str,
+    learn_checks: int,
+    healthy_checks: int,
+    fault_checks: int,
+    cache_dir: Path | None,
+    out: Path,
+    cost_runs: int,
+    seed: int,
+) -> None:
     """Picture-fault detection: recall per fault and severity, false alarms, CPU cost."""
     logging.basicConfig(level=logging.WARNING)
+    with contextlib.suppress(AttributeError):  # OpenCV's FFmpeg chatter (thread-safety notice) stays out
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if source != "files":
+        try:  # OpenCV's FFmpeg settings are process-wide: set them before the first open (footage reads)
+            from camsvc.probing.stream import configure_opencv_env
+
+            configure_opencv_env()
+        except ImportError:
+            pass
     chosen = list(SCENES)
     if scenes:
         names = [n.strip() for n in scenes.split(",") if n.strip()]
@@ -957,30 +1110,37 @@ def vqd(scenes: str, source: str, learn_checks: int, healthy_checks: int, fault_
     with click.progressbar(plan, label=f"encoding {len(plan)} clips (cached in {cache})") as bar:
         for spec in bar:
             paths[spec.name] = encode_clip(spec, cache)
-    src: Any
+    src: Any = None
     if source in ("auto", "simulator"):
         try:
             src = SimulatorSource(paths)
-        except (ImportError, AttributeError) as exc:
+        except ImportError as exc:
             if source == "simulator":
-                raise click.ClickException(f"the simulator is unavailable: {exc}") from exc
-            click.echo(f"simulator unavailable ({exc}); reading the encoded files directly")
-            src = FileSource()
-    else:
-        src = FileSource()
+                raise click.ClickException(f"the simulator or the prober is unavailable: {exc}") from exc
+            click.echo(f"simulator or prober unavailable ({exc}); reading the encoded files directly")
+    if src is None:
+        src = FileSource(paths)
     outcomes: list[Outcome] = []
     alarms = 0
     try:
         for sc in chosen:
-            click.echo(f"scene {sc.name}...")
-            o, a = run_scene(sc, src, paths, learn_checks=learn_checks, healthy_checks=healthy_checks,
-                             fault_checks=fault_checks, seed=seed)
+            t_scene = time.monotonic()
+            o, a = run_scene(
+                sc,
+                src,
+                learn_checks=learn_checks,
+                healthy_checks=healthy_checks,
+                fault_checks=fault_checks,
+                seed=seed,
+            )
             outcomes += o
             alarms += a
+            click.echo(f"scene {sc.name}: {len(o)} checks judged in {time.monotonic() - t_scene:.0f} s")
     finally:
         src.close()
     res: dict[str, Any] = {
         "source": src.name,
+        "failed_probes": getattr(src, "failed", 0),
         "scenes": [s.name for s in chosen],
         "clips": len(plan),
         "severities": FAULTS,

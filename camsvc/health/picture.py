@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 
 from camsvc.probing.analysis import (
-    GREY_CHROMA,
     FrameMetrics,
     View,
     decode_views,
@@ -349,8 +348,7 @@ class Baseline:
             "version": self.version,
             "n": self.n,
             "hours": {
-                str(h): {k: s.to_list() for k, s in stats.items()}
-                for h, stats in sorted(self.hours.items())
+                str(h): {k: s.to_list() for k, s in stats.items()} for h, stats in sorted(self.hours.items())
             },
             "fps": self.fps.to_list(),
             "width": self.width,
@@ -376,7 +374,9 @@ class Baseline:
                 fps=Stat.from_list(f),
                 width=None if d.get("width") is None else int(d["width"]),
                 height=None if d.get("height") is None else int(d["height"]),
-                layouts={int(h): (int(v[0]), [float(x) for x in v[1]]) for h, v in d.get("layouts", {}).items()},
+                layouts={
+                    int(h): (int(v[0]), [float(x) for x in v[1]]) for h, v in d.get("layouts", {}).items()
+                },
             )
         except (TypeError, ValueError, IndexError, KeyError) as exc:
             raise ValueError(f"malformed picture baseline: {exc}") from exc
@@ -410,7 +410,6 @@ class Baseline:
             return math.exp(x) - off if kind == "log" else x
 
         return Expected(back(mean), back(min(low, mean)), back(mean + 2 * dev), pooled_n)
-
 
     def expected_layout(self, hour: int, min_samples: int) -> list[float] | None:
         """The usual 8x6 grid at ``hour`` (pooled over +-2 h like :meth:`expected`)."""
@@ -505,8 +504,8 @@ def match_view(ref: View, cur: View, *, max_inlier_px: float = 4.0) -> ViewMatch
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance and p[0].distance < 64]
     if len(good) < 4:
         return ViewMatch(n, len(good), 0, 0.0, 0.0, 1.0)
-    src = np.float32([cur.points[g.queryIdx] for g in good])
-    dst = np.float32([ref.points[g.trainIdx] for g in good])
+    src = cur.points[[g.queryIdx for g in good]].astype(np.float32)
+    dst = ref.points[[g.trainIdx for g in good]].astype(np.float32)
     # the two views may have been taken at different sizes: compare in reference coordinates
     if cur.width != ref.width:
         src = src * (ref.width / cur.width)
@@ -684,7 +683,8 @@ class _Judge:
         )
         if (
             washed
-            or m.bright_fraction >= (normal_bf + th.overexposed_fraction_gain if e_bf else th.overexposed_fraction)
+            or m.bright_fraction
+            >= (normal_bf + th.overexposed_fraction_gain if e_bf else th.overexposed_fraction)
             or (m.brightness >= th.overexposed_brightness and m.contrast <= th.overexposed_contrast)
         ):
             self.add(
@@ -834,7 +834,9 @@ class _Judge:
             names = ("blue", "green", "red")
             lost = names[chans.index(min(chans))]
             self.add(
-                "colour_cast", 1.0, f"{lost} channel lost (B {m.mean_b:.0f}, G {m.mean_g:.0f}, R {m.mean_r:.0f})"
+                "colour_cast",
+                1.0,
+                f"{lost} channel lost (B {m.mean_b:.0f}, G {m.mean_g:.0f}, R {m.mean_r:.0f})",
             )
 
 

@@ -34,7 +34,7 @@ FLAT_STD = 3.0  # a coarse block whose std is below this (grey levels) is featur
 GREY_CHROMA = 3.0
 
 SIGNATURE_MAGIC = b"VQS1"
-SIGNATURE_FEATURES = 250
+SIGNATURE_FEATURES = 200
 SIGNATURE_WIDTH = 320
 
 
@@ -83,7 +83,7 @@ class FrameMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready (the grid as a list): store this to pass as ``previous`` next check."""
-        d = self.scalars()
+        d: dict[str, Any] = dict(self.scalars())
         d["grid"] = [round(float(v), 2) for v in self.grid]
         return d
 
@@ -326,7 +326,9 @@ def measure(frames: list[np.ndarray], frame_times: list[float] | None = None) ->
         m.mean_b = m.mean_g = m.mean_r = m.brightness
     m.is_greyscale = m.saturation < GREY_CHROMA
 
-    coarse = cv2.resize(half_grey, (COARSE_WIDTH, max(1, half_grey.shape[0] // 2)), interpolation=cv2.INTER_LINEAR)
+    coarse = cv2.resize(
+        half_grey, (COARSE_WIDTH, max(1, half_grey.shape[0] // 2)), interpolation=cv2.INTER_LINEAR
+    )
     m.flat_fraction, m.covered_fraction = _flat_regions(coarse)
     m.grid = [
         float(v)
@@ -359,13 +361,14 @@ def _signature_grey(frame: np.ndarray) -> np.ndarray:
 
 
 def _orb() -> Any:
-    return cv2.ORB_create(
+    # one scale (the camera does not zoom between checks), FAST scores: a third of the default cost
+    return cv2.ORB.create(
         nfeatures=SIGNATURE_FEATURES,
-        scaleFactor=1.3,
-        nlevels=4,
+        nlevels=1,
         edgeThreshold=15,
         patchSize=15,
-        fastThreshold=10,
+        fastThreshold=12,
+        scoreType=cv2.ORB_FAST_SCORE,
     )
 
 
