@@ -13,6 +13,7 @@ Pure functions: no I/O, no clock (the hour of day is passed in). Everything seri
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -457,7 +458,7 @@ def update_baseline(
     teaches how much the picture normally changes between checks (used to tell ``frozen``).
     """
     _check_hour(hour)
-    b = Baseline() if baseline is None else Baseline.from_dict(baseline.to_dict())
+    b = Baseline() if baseline is None else copy.deepcopy(baseline)
     b.n += 1
     stats = b.hours.setdefault(hour, {})
     for k, v in _learned_values(metrics, previous).items():

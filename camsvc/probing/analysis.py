@@ -81,6 +81,14 @@ class FrameMetrics:
             out[f.name] = round(float(v), 4)
         return out
 
+    def flat(self) -> dict[str, float]:
+        """Everything as floats, the grid as ``grid_00``..``grid_47``: fits ``ProbeResult.metrics``
+        (what :func:`postprocess` stores) and :meth:`from_dict` reads it back."""
+        out = self.scalars()
+        for i, v in enumerate(self.grid):
+            out[f"grid_{i:02d}"] = round(float(v), 2)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready (the grid as a list): store this to pass as ``previous`` next check."""
         d: dict[str, Any] = dict(self.scalars())
@@ -93,6 +101,9 @@ class FrameMetrics:
         if not isinstance(d, dict):
             raise TypeError(f"FrameMetrics.from_dict needs a dict, got {type(d).__name__}")
         kw: dict[str, Any] = {}
+        flat_grid = sorted(k for k in d if isinstance(k, str) and k.startswith("grid_"))
+        if flat_grid and "grid" not in d:
+            kw["grid"] = [float(d[k]) for k in flat_grid]
         for f in fields(cls):
             if f.name not in d:
                 continue
@@ -456,3 +467,15 @@ def signature(frame: np.ndarray) -> bytes:
     :func:`camsvc.health.picture.add_reference_view`.
     """
     return encode_views([view_of(frame)])
+
+
+def postprocess(result: Any) -> None:
+    """``ProbePool(settings, postprocess="camsvc.probing.analysis:postprocess")``: measure the picture in
+    the probe worker while the frames are there, into ``result.metrics`` (:meth:`FrameMetrics.flat`).
+    Judging needs the camera's history and happens in the service (:func:`camsvc.health.picture.judge`
+    with ``FrameMetrics.from_dict(result.metrics)``)."""
+    if not getattr(result, "frames", None):
+        return
+    frames = list(result.frames)
+    times = list(getattr(result, "frame_times", None) or [])
+    result.metrics = measure(frames, times if len(times) == len(frames) else None).flat()

@@ -16,9 +16,11 @@ from camsvc.probing.analysis import (
     downscale,
     encode_views,
     measure,
+    postprocess,
     signature,
     view_of,
 )
+from camsvc.probing.result import ProbeResult
 
 STREET = V.SCENE_BY_NAME["street"]
 
@@ -184,3 +186,19 @@ def test_signature_is_compact_and_round_trips(street: list[np.ndarray]) -> None:
 def test_bad_signature_bytes_are_refused(data: bytes) -> None:
     with pytest.raises(ValueError):
         decode_views(data)
+
+
+def test_postprocess_fills_probe_metrics_that_read_back(
+    street: list[np.ndarray], healthy: FrameMetrics
+) -> None:
+    r = ProbeResult(
+        url="rtsp://127.0.0.1/x", ok=True, frames=street[:8], frame_times=[k / 5 for k in range(8)]
+    )
+    postprocess(r)
+    assert all(isinstance(v, float) for v in r.metrics.values())
+    back = FrameMetrics.from_dict(r.metrics)
+    assert back.scalars() == healthy.scalars() and back.grid == pytest.approx(healthy.grid, abs=0.01)
+    json.dumps(r.to_dict())
+    empty = ProbeResult(url="rtsp://127.0.0.1/x", ok=False)
+    postprocess(empty)
+    assert empty.metrics == {}
