@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     )
     run_scheduler: bool = Field(True, description="Run checks in this process (disable on extra API workers)")
     log_level: str = Field("INFO", description="Logging level")
+    picture_thresholds: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Picture-fault thresholds per camera kind, e.g. {household: {blurred_ratio: 0.25}} "
+        "(keys of camsvc.health.picture.Thresholds); a camera's own picture_thresholds win",
+    )
     probe: ProbeSettings = Field(default_factory=ProbeSettings)  # type: ignore[arg-type]
     checks: CheckSettings = Field(default_factory=CheckSettings)  # type: ignore[arg-type]
     alerts: AlertSettings = Field(default_factory=AlertSettings)  # type: ignore[arg-type]

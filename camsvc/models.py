@@ -77,6 +77,11 @@ class CameraBase(SQLModel):
     enabled: bool = True
     notes: str = Field(default="", max_length=2000)
     installed_on: dt.date | None = None
+    picture_thresholds: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="JSON overrides of picture-fault thresholds for this camera",
+    )
 
     @field_validator("main_url", "sub_url", "snapshot_url")
     @classmethod
@@ -84,6 +89,21 @@ class CameraBase(SQLModel):
         from camsvc.urls import check_stream_url
 
         return check_stream_url(v) if v else v
+
+
+def check_picture_thresholds(v: str | None) -> str | None:
+    if not v:
+        return None
+    import json
+
+    from camsvc.health.picture import Thresholds
+
+    try:
+        data = json.loads(v)
+        Thresholds().merge(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"picture_thresholds: {exc}") from None
+    return json.dumps(data, sort_keys=True)
 
 
 class Camera(CameraBase, table=True):
@@ -117,6 +137,7 @@ class CameraUpdate(SQLModel):
     enabled: bool | None = None
     notes: str | None = None
     installed_on: dt.date | None = None
+    picture_thresholds: str | None = None
     username: str | None = None
     password: str | None = None
 
@@ -126,6 +147,11 @@ class CameraUpdate(SQLModel):
         from camsvc.urls import check_stream_url
 
         return check_stream_url(v) if v else v
+
+    @field_validator("picture_thresholds")
+    @classmethod
+    def _thresholds(cls, v: str | None) -> str | None:
+        return check_picture_thresholds(v)
 
 
 class CameraSecret(SQLModel, table=True):

@@ -35,6 +35,7 @@ class CameraEntry:
     hamlet: str
     kind: str
     version: str  # changes when the registry row changes
+    picture_thresholds: str | None = None  # per-camera overrides (JSON), over the per-kind ones
 
 
 def in_maintenance(
@@ -68,7 +69,10 @@ class CheckProcessor:
         hour = local(at, self.settings.timezone).hour  # type: ignore[union-attr]
         with session_scope(self.engine) as session:
             status = get_status(session, cam.id)
-            analysis = picture_store.analyse(status, result, kind=cam.kind, hour=hour, at=at)
+            th = picture_store.thresholds_for(
+                cam.kind, self.settings.picture_thresholds, cam.picture_thresholds
+            )
+            analysis = picture_store.analyse(status, result, hour=hour, at=at, thresholds=th)
             window = in_maintenance(windows or [], cam, at, self.settings.timezone)
             check = _check_row(cam, result, at, analysis.metrics, analysis.faults)
             obs = Observation(

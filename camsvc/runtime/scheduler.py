@@ -76,6 +76,7 @@ def camera_entries(session: Session, default_interval: float, prefer: str = "sub
             hamlet=cam.hamlet,
             kind=cam.kind.value,
             version=f"{cam.updated_at.isoformat()}|{hash(url)}",
+            picture_thresholds=cam.picture_thresholds,
         )
     return out
 

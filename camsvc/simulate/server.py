@@ -169,7 +169,7 @@ class Simulator:
             return _bind_range(cfg.host, cfg.base_port, n)
         rng = random.Random(os.getpid() ^ int(time.time() * 1000))
         for _ in range(60):
-            base = rng.randrange(21000, 60000 - n)
+            base = rng.randrange(21000, 32700 - n)  # below the ephemeral range (32768+) outgoing sockets use
             try:
                 socks = _bind_range(cfg.host, base, n)
             except OSError:
