@@ -115,9 +115,10 @@ def probe(
         url,
         kind=StreamKind(kind) if kind else None,
         settings=settings,
-        keep_frames=False,
+        keep_frames=True,
         budget_s=budget,
     )
+    _judge_picture(result)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -125,6 +126,28 @@ def probe(
     if result.error == ErrorClass.INVALID_URL:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+def _judge_picture(result: ProbeResult) -> None:
+    """Picture metrics and the faults visible without the camera's history (black, snow, covered, colour
+    lost...); the service also judges against each camera's learned normal and reference view."""
+    if not result.ok or not result.frames:
+        return
+    import datetime as dt
+
+    from camsvc.health import picture
+    from camsvc.probing import analysis
+    from camsvc.timefmt import local
+
+    metrics = analysis.measure(result.frames, result.frame_times)
+    hour = local(dt.datetime.now(dt.UTC)).hour  # type: ignore[union-attr]
+    faults = picture.judge(
+        metrics, baseline=None, reference=None, frame=result.frames[-1], hour=hour,
+        fps=result.fps, width=result.width, height=result.height,
+    )  # fmt: skip
+    result.metrics = metrics.flat()
+    result.faults = [f.code for f in faults]
+    result.frames = []
 
 
 def _probe_settings() -> ProbeSettings:

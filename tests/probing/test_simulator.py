@@ -119,3 +119,16 @@ def test_hung_camera_beside_healthy_ones(sim: Simulator, pool: ProbePool) -> Non
         assert done[hung] >= SETTINGS.open_timeout_s * 0.9
     finally:
         sim.fault(hung, "normal")
+
+
+@pytest.mark.parametrize(("fault", "code"), [("normal", None), ("black", "black"), ("snow", "snow")])
+def test_cli_json_shows_picture_metrics_and_faults(sim: Simulator, fault: str, code: str | None) -> None:
+    cam = _cams(sim)["rtsp"]
+    sim.fault(cam, fault)
+    try:
+        out = run_cli(sim.url(cam, "sub"), "--json", "--budget", "6")
+    finally:
+        sim.fault(cam, "normal")
+    data = json.loads(out.stdout)
+    assert data["ok"] and data["metrics"]["brightness"] >= 0 and data["metrics"]["n_frames"] >= 2
+    assert data["faults"] == ([code] if code else [])
