@@ -1,0 +1,80 @@
+"""The dashboard against the real running service checking the real 240-camera simulated fleet: 240
+markers, and a camera switched down in the simulator turns red on the open page without a reload."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from camsvc.bench.common import ServiceProcess, free_port
+from camsvc.models import Camera
+from tests.runtime.test_service_e2e import wait_for
+from tests.web.test_dashboard import COLOURS, open_dash, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+INTERVAL = 15.0
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ServiceProcess]]:
+    from camsvc.cameras import import_cameras
+    from camsvc.config import Settings
+    from camsvc.db import make_engine, session_scope, upgrade
+    from camsvc.simulate.harness import Simulator
+
+    data = tmp_path_factory.mktemp("live")
+    with Simulator(roadside=40, household=200, out_dir=data / "sim") as sim:
+        engine = make_engine(Settings(data_dir=data).db_url)
+        upgrade(engine)
+        with session_scope(engine) as s:
+            import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
+            s.execute(sa.update(Camera).values(check_interval_s=None))
+        engine.dispose()
+        env = {
+            "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
+            "CAMSVC_CHECKS__RETRY_INTERVAL_S": "2",
+            "CAMSVC_TILE_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",  # no tiles: markers must still show
+        }
+        with ServiceProcess(data, free_port(), env) as svc:
+            yield sim, svc
+
+
+def test_240_markers_then_a_camera_switched_down_turns_red(
+    live: tuple[Any, ServiceProcess], page_factory: Any
+) -> None:
+    sim, svc = live
+    enabled = [c for c in sim.fleet if c.enabled]
+    assert len(sim.fleet) == 240
+
+    def checked() -> bool:
+        st = httpx.get(f"{svc.base}/api/status", timeout=10).json()
+        return st["by_state"]["up"] == len(enabled)
+
+    wait_for(
+        checked,
+        INTERVAL * 3 + 30,
+        "every enabled camera checked and up",
+        lambda: httpx.get(f"{svc.base}/api/status", timeout=10).json()["by_state"],
+    )
+    page = page_factory()
+    open_dash(page, svc.base + "/")
+    assert page.evaluate("camsvc.markerCount()") == 240
+    cid = enabled[0].id
+    assert page.evaluate(f"camsvc.markerState('{cid}')") == "up"
+    sim.fault(cid, "down")
+    try:
+        wait_until(page, f"camsvc.markerState('{cid}') === 'down'", timeout_s=INTERVAL + 2 + 2 * 10 + 15)
+        c = sim.camera(cid)
+        page.evaluate(f"camsvc.map().setView([{c.latitude}, {c.longitude}], 19, {{animate: false}})")
+        marker = page.locator(f'.leaflet-marker-icon.cm-down[title^="{c.name} — "]')
+        marker.first.wait_for(state="visible", timeout=5000)
+        colour = marker.first.evaluate("(el) => getComputedStyle(el.querySelector('.ico')).color")
+        assert colour == COLOURS["down"]  # red
+        assert page.evaluate("camsvc.listOrder()")[0] == cid  # down first in the list
+    finally:
+        sim.fault(cid, "normal")
