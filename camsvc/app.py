@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
             rows = s.exec(select(CameraStatus.state, func.count()).group_by(CameraStatus.state)).all()
         counts = {st.value: 0.0 for st in HealthState}
         for st, n in rows:
-            counts[st.value] = float(n)
+            counts[HealthState(st).value] = float(n)
         return {(k,): v for k, v in counts.items()}
 
     def pool() -> dict[tuple[str, ...], float]:

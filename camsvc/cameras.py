@@ -222,9 +222,9 @@ def list_cameras(
     offset: int = 0,
 ) -> tuple[int, list[CameraPublic]]:
     stmt = select(Camera, CameraStatus, CameraSecret.camera_id).join(
-        CameraStatus, CameraStatus.camera_id == Camera.id, isouter=True
+        CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True
     )
-    stmt = stmt.join(CameraSecret, CameraSecret.camera_id == Camera.id, isouter=True)
+    stmt = stmt.join(CameraSecret, col(CameraSecret.camera_id) == col(Camera.id), isouter=True)
     conds: list[Any] = []
     if kind is not None:
         conds.append(Camera.kind == kind)
@@ -466,7 +466,7 @@ def export_rows(session: Session, *, include_secrets: bool = False) -> list[dict
                 row[c] = getattr(s, c) if s else ""
             else:
                 v = d.get(c)
-                row[c] = v.value if hasattr(v, "value") else v
+                row[c] = getattr(v, "value", v)
         out.append(row)
     return out
 
@@ -501,4 +501,4 @@ def all_secrets(session: Session) -> list[str]:
 
 def count_by(session: Session, column: Any) -> dict[str, int]:
     rows = session.execute(sa.select(column, func.count()).group_by(column)).all()
-    return {str(k.value if hasattr(k, "value") else k): int(n) for k, n in rows}
+    return {str(getattr(k, "value", k)): int(n) for k, n in rows}

@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def _children(pid: int) -> list[int]:
 def tree_cpu_seconds(pid: int) -> float:
     """User+system CPU of a process and all its live descendants (Linux /proc)."""
     total = 0.0
-    stack, seen = [pid], set()
+    stack, seen = [pid], set[int]()
     while stack and len(seen) < 10000:
         p = stack.pop()
         if p in seen:
@@ -88,7 +88,7 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
@@ -96,11 +96,15 @@ def table(rows: list[tuple[str, ...]]) -> str:
 class ServiceProcess:
     """`camsvc serve` as a subprocess on 127.0.0.1:port (benchmarks and end-to-end tests)."""
 
-    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None, log_path: Path | None = None):
+    def __init__(
+        self, data_dir: Path, port: int, env: dict[str, str] | None = None, log_path: Path | None = None
+    ):
         self.data_dir, self.port = data_dir, port
         self.base = f"http://127.0.0.1:{port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSVC_")}
-        self.env.update({"CAMSVC_DATA_DIR": str(data_dir), "CAMSVC_PORT": str(port), "CAMSVC_HOST": "127.0.0.1"})
+        self.env.update(
+            {"CAMSVC_DATA_DIR": str(data_dir), "CAMSVC_PORT": str(port), "CAMSVC_HOST": "127.0.0.1"}
+        )
         self.env.update(env or {})
         self.log_path = log_path or (data_dir / "service.log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -114,8 +118,12 @@ class ServiceProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "camsvc", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                [sys.executable, "-m", "camsvc", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         wait_http(f"{self.base}/healthz", timeout_s, self.proc)
         return self

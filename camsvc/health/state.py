@@ -116,7 +116,7 @@ def step(h: Health, obs: Observation, t: Thresholds = Thresholds()) -> Step:
             last_error=obs.error,
         )
         if h.state is not HealthState.DOWN and h.fail_streak >= t.fail:
-            old = h.state
+            old: HealthState = h.state
             close = at if old is HealthState.DEGRADED else None
             h = _to(h, HealthState.DOWN, at, obs.error)
             changes.append(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import queue
 import random
@@ -178,7 +179,7 @@ class CheckScheduler:
                     self._inflight.discard(cam.id)
                     self._due[cam.id] = now + 5.0
                 continue
-            fut.add_done_callback(lambda f, cam=cam: self._done(cam, f))
+            fut.add_done_callback(functools.partial(self._done, cam))
         return len(picked)
 
     def _done(self, cam: CameraEntry, fut: Future[ProbeResult]) -> None:
