@@ -45,6 +45,7 @@ def setup_logging(level: str = "INFO") -> RedactFilter:
         lg.handlers = []
         lg.propagate = True
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin at every start otherwise
     return _filter
 
 
