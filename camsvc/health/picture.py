@@ -793,11 +793,12 @@ class _Judge:
             return True
         return False
 
-    def noise(self) -> None:
+    def noise(self) -> bool:
+        """The picture is there but drowned in noise (a failing sensor or link, heavy interference)."""
         m, th = self.m, self.th
         e = self.exp("structure")
         if e is None or m.texture_peak < th.snow_min_texture:
-            return
+            return False
         limit = min(th.noise_structure, e.value - th.noise_structure_drop)
         if m.structure < limit:
             self.add(
@@ -805,6 +806,8 @@ class _Judge:
                 _below_score(m.structure, limit),
                 f"noisy picture (neighbour correlation {m.structure:.2f}, normally {e.value:.2f})",
             )
+            return True
+        return False
 
     def colour_cast(self) -> None:
         """A tint away from this camera's normal colours at this hour. A greyscale (IR) picture is never a
@@ -858,8 +861,8 @@ def judge(
 
     ``frame`` (the last decoded frame) is needed only for ``turned``; ``previous`` (the metrics of this
     camera's previous check) makes ``frozen`` surer; ``fps``/``width``/``height`` are the stream's.
-    A fault that hides the picture (black, snow, overexposed, covered) stops the later checks, so a
-    covered lens is reported as covered, not also as blurred or turned.
+    A fault that hides the picture (black, snow, overexposed, covered, too_dark, noise) stops the later
+    checks, so a covered lens is reported as covered, not also as blurred or turned.
     """
     _check_hour(hour)
     if not isinstance(metrics, FrameMetrics):
@@ -874,8 +877,9 @@ def judge(
     if j.too_dark():
         return j.faults  # change within a check scales with exposure: frozen is not judged in the dark
     j.frozen(previous)
+    if j.noise():
+        return j.faults  # sharpness, colours and corners of a picture drowned in noise mean little
     blurred = j.blurred()
-    j.noise()
     j.colour_cast()
     if reference is not None and frame is not None and not blurred:
         fault, _ = _turned(reference, frame, metrics, j.th, j.layout())
