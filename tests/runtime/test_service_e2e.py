@@ -225,3 +225,63 @@ def _ts(s: str) -> float:
     from camsvc.timefmt import parse_utc
 
     return parse_utc(s).timestamp()
+
+
+def test_registry_edits_take_effect_without_restart(sim: Any, api: Recorder) -> None:
+    wait_for(lambda: all_up(api), 60, "fleet up", lambda: not_up(api))
+    enabled = [c for c in sim.fleet if c.enabled]
+    off, moved, template = enabled[0], enabled[1], enabled[2]
+    c = api.client
+    # disable: no more checks
+    assert c.patch(f"{api.base}/api/cameras/{off.id}", json={"enabled": False}).status_code == 200
+    time.sleep(INTERVAL + BUDGET)  # a check in flight when it was disabled may still land
+    n = len(api.get(f"/api/cameras/{off.id}/checks", limit=1000))
+    time.sleep(INTERVAL * 2 + 1)
+    assert len(api.get(f"/api/cameras/{off.id}/checks", limit=1000)) == n
+    # a new camera is checked
+    body = {
+        "id": "cam-new",
+        "name": "Camera mới",
+        "kind": "roadside",
+        "hamlet": template.hamlet,
+        "main_url": template.main_url,
+        "username": template.username or None,
+        "password": template.password or None,
+    }
+    assert c.post(f"{api.base}/api/cameras", json=body).status_code == 201
+    wait_for(
+        lambda: states(api).get("cam-new", {}).get("state") == "up",
+        INTERVAL * 2 + BUDGET + 10,
+        "new camera up",
+    )
+    # an edited URL is used at once: pointing at a closed port makes the camera go down
+    port = sim.port(moved.id)
+    bad = moved.main_url.replace(f":{port}/", ":9/")
+    assert (
+        c.patch(f"{api.base}/api/cameras/{moved.id}", json={"main_url": bad, "sub_url": ""}).status_code
+        == 200
+    )
+    wait_for(lambda: states(api)[moved.id]["state"] == "down", DETECT_S, f"{moved.id} down after its edit")
+    assert states(api)[moved.id]["cause"] == "refused"
+    # restore for any later test
+    c.patch(f"{api.base}/api/cameras/{moved.id}", json={"main_url": moved.main_url, "sub_url": moved.sub_url})
+    c.patch(f"{api.base}/api/cameras/{off.id}", json={"enabled": True})
+    c.delete(f"{api.base}/api/cameras/cam-new")
+    wait_for(lambda: all_up(api), DETECT_S + 10, "fleet up again", lambda: not_up(api))
+
+
+def test_second_process_on_the_same_database_serves_but_does_not_check(
+    svc: ServiceProcess, api: Recorder
+) -> None:
+    other = ServiceProcess(svc.data_dir, free_port(), ENV, log_path=svc.data_dir / "second.log").start()
+    try:
+        assert httpx.get(f"{other.base}/healthz", timeout=10).json()["leader"] is False
+        assert api.get("/healthz")["leader"] is True
+        # it serves the same data
+        assert (
+            httpx.get(f"{other.base}/api/status", timeout=10).json()["total"]
+            == api.get("/api/status")["total"]
+        )
+    finally:
+        other.stop()
+    assert "probe pool" not in other.log_text()  # it never started probing
