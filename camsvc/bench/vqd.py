@@ -908,7 +908,7 @@ def run_scene(
     return out, alarms
 
 
-def summarise(outcomes: list[Outcome], skip_first: frozenset[str] = frozenset()) -> dict[str, Any]:
+def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
     """Recall per fault and severity, false alarms on healthy checks, precision per reported code."""
     healthy = [o for o in outcomes if o.kind == "healthy"]
     fa = [o for o in healthy if o.codes]
