@@ -20,28 +20,10 @@ from typing import Any
 
 import yaml
 
-FLEET_COLUMNS: tuple[str, ...] = (
-    "id",
-    "name",
-    "kind",
-    "hamlet",
-    "address",
-    "latitude",
-    "longitude",
-    "owner_name",
-    "owner_phone",
-    "vendor",
-    "model",
-    "main_url",
-    "sub_url",
-    "snapshot_url",
-    "username",
-    "password",
-    "check_interval_s",
-    "enabled",
-    "notes",
-    "installed_on",
-)
+from camsvc.cameras import COLUMNS as REGISTRY_COLUMNS
+
+# The registry's import columns, less `upstream` (the simulated fleet does not model shared switches).
+FLEET_COLUMNS: tuple[str, ...] = tuple(c for c in REGISTRY_COLUMNS if c != "upstream")
 
 COMMUNE = "xã Diễn Bích, huyện Diễn Châu, Nghệ An"
 # The commune's extent (south, west, north, east); every camera stands inside it.
