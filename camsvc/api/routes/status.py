@@ -93,54 +93,11 @@ def map_data(session: SessionDep, request: Request, response: Response) -> Any:
     etag = f'"{_map_version(session)}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    rows = session.exec(
-        select(
-            Camera.id,
-            Camera.name,
-            Camera.kind,
-            Camera.hamlet,
-            Camera.address,
-            Camera.latitude,
-            Camera.longitude,
-            Camera.enabled,
-            CameraStatus.state,
-            CameraStatus.since,
-            CameraStatus.cause,
-            CameraStatus.last_check_at,
-            CameraStatus.open_outage_id,
-        )
-        .join(CameraStatus, CameraStatus.camera_id == Camera.id, isouter=True)
-        .order_by(Camera.id)
-    ).all()
-    acked = {
-        o
-        for (o,) in session.execute(
-            sa.select(Outage.id).where(Outage.ended_at.is_(None), Outage.acknowledged_at.is_not(None))  # type: ignore[union-attr]
-        ).all()
-    }
+    from camsvc.web.changes import camera_rows  # one definition of a map row, shared with the change feed
+
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
-    return {
-        "version": etag.strip('"'),
-        "cameras": [
-            {
-                "id": r[0],
-                "name": r[1],
-                "kind": r[2].value,
-                "hamlet": r[3],
-                "address": r[4],
-                "lat": r[5],
-                "lon": r[6],
-                "enabled": r[7],
-                "state": (r[8] or HealthState.UNKNOWN).value,
-                "since": r[9],
-                "cause": r[10],
-                "last_check_at": r[11],
-                "acknowledged": r[12] in acked if r[12] else False,
-            }
-            for r in rows
-        ],
-    }
+    return {"version": etag.strip('"'), "cameras": camera_rows(session, None)}
 
 
 @router.get("/hamlets")
