@@ -285,3 +285,28 @@ def test_second_process_on_the_same_database_serves_but_does_not_check(
     finally:
         other.stop()
     assert "probe pool" not in other.log_text()  # it never started probing
+
+
+def test_sigterm_stops_cleanly_with_nothing_half_written(svc: ServiceProcess, api: Recorder) -> None:
+    """Last in this module: it stops the service. Checks are in flight at any moment with a 3 s interval."""
+    import sqlite3
+
+    assert svc.proc is not None
+    t0 = time.monotonic()
+    svc.stop()  # SIGTERM, then waits
+    assert svc.proc.returncode == 0, svc.log_text()[-2000:]
+    assert time.monotonic() - t0 < 10
+    log = svc.log_text()
+    assert "probe pool closed" in log and "Application shutdown complete" in log
+    db = sqlite3.connect(svc.data_dir / "camsvc.db")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # every open outage belongs to a camera whose status points at it, and vice versa
+        open_ids = {r[0] for r in db.execute("SELECT id FROM outage WHERE ended_at IS NULL")}
+        pointed = {
+            r[0]
+            for r in db.execute("SELECT open_outage_id FROM camerastatus WHERE open_outage_id IS NOT NULL")
+        }
+        assert open_ids == pointed
+    finally:
+        db.close()
