@@ -3,6 +3,7 @@ the right cause, hamlet power cuts, a SIGKILL mid-outage, and no secret anywhere
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -294,10 +295,12 @@ def test_sigterm_stops_cleanly_with_nothing_half_written(svc: ServiceProcess, ap
     assert svc.proc is not None
     t0 = time.monotonic()
     svc.stop()  # SIGTERM, then waits
-    assert svc.proc.returncode == 0, svc.log_text()[-2000:]
+    # uvicorn re-raises SIGTERM after its graceful shutdown: the conventional "stopped by SIGTERM" status
+    assert svc.proc.returncode in (0, -signal.SIGTERM), svc.log_text()[-2000:]
     assert time.monotonic() - t0 < 10
     log = svc.log_text()
     assert "probe pool closed" in log and "Application shutdown complete" in log
+    assert "worker slot" not in log.split("Shutting down")[-1]  # workers were closed, not killed and restarted
     db = sqlite3.connect(svc.data_dir / "camsvc.db")
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
