@@ -551,27 +551,16 @@ class Dispatcher:
         new = [m for m in open_members if not m.announced]
         if not new:
             return 0
-        subjects = self._subjects(s, new, world)
         routes = route(
             world.rules,
-            subjects,
+            self._subjects(s, new, world),
             levels=range(0, inc.escalation_level + 1),
             hour=self._hour(now),
             purpose="alert",
         )
-        queued = 0
-        for contact_id, idx in routes.items():
-            queued += self._queue(
-                s,
-                inc,
-                world,
-                contact_id,
-                UPDATE,
-                [new[i] for i in idx],
-                str(inc.updates_sent),
-                now,
-                total_open=len(open_members),
-            )
+        queued = self._queue_routes(
+            s, inc, world, routes, new, UPDATE, str(inc.updates_sent), now, total_open=len(open_members)
+        )
         for m in new:
             m.announced = True
             s.add(m)
@@ -597,19 +586,9 @@ class Dispatcher:
             return 0
         s.refresh(inc)
         waited = (now - inc.alerted_at).total_seconds()
-        queued = 0
-        for contact_id, idx in routes.items():
-            queued += self._queue(
-                s,
-                inc,
-                world,
-                contact_id,
-                ESCALATION,
-                [members[i] for i in idx],
-                str(level + 1),
-                now,
-                waited_s=waited,
-            )
+        queued = self._queue_routes(
+            s, inc, world, routes, members, ESCALATION, str(level + 1), now, waited_s=waited
+        )
         log.info("incident %s escalated to level %d (%d messages)", inc.id, level + 1, queued)
         return queued
 
@@ -631,29 +610,44 @@ class Dispatcher:
         members = [m for m in open_members if m.announced]
         if not members:
             return 0
-        subjects = self._subjects(s, members, world)
         routes = route(
             world.rules,
-            subjects,
+            self._subjects(s, members, world),
             levels=range(0, inc.escalation_level + 1),
             hour=self._hour(now),
             purpose="reminder",
         )
-        queued = 0
-        for contact_id, idx in routes.items():
-            queued += self._queue(
-                s,
-                inc,
-                world,
-                contact_id,
-                REMINDER,
-                [members[i] for i in idx],
-                str(inc.reminders_sent),
-                now,
-                total_open=len(open_members),
-            )
+        queued = self._queue_routes(
+            s,
+            inc,
+            world,
+            routes,
+            members,
+            REMINDER,
+            str(inc.reminders_sent),
+            now,
+            total_open=len(open_members),
+        )
         log.info("incident %s: reminder %d queued (%d messages)", inc.id, inc.reminders_sent, queued)
         return queued
+
+    def _queue_routes(
+        self,
+        s: Session,
+        inc: Incident,
+        world: _World,
+        routes: dict[int, list[int]],
+        members: Sequence[IncidentMember],
+        kind: str,
+        key: str,
+        now: dt.datetime,
+        **extra: Any,
+    ) -> int:
+        """Queue one message per routed contact, naming the members routed to it. Returns messages queued."""
+        return sum(
+            self._queue(s, inc, world, contact_id, kind, [members[i] for i in idx], key, now, **extra)
+            for contact_id, idx in routes.items()
+        )
 
     # ------------------------------------------------------------------------------------------ rendering
     def _hour(self, now: dt.datetime) -> int:
