@@ -30,8 +30,12 @@ Scrub = Callable[[str], str]
 
 def serve(conn: Connection) -> None:
     """Probe what the parent sends until told to stop or orphaned."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C and a group-wide SIGTERM are the parent's to handle:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # it closes its workers; a worker also exits when its pipe closes
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C and a group-wide SIGTERM are the parent's to handle:
+    signal.signal(
+        signal.SIGTERM, signal.SIG_IGN
+    )  # it closes its workers; a worker also exits when its pipe closes
     send_lock = threading.Lock()
 
     def send(msg: tuple[Any, ...]) -> None:
