@@ -46,7 +46,9 @@ GRACE_S = 2.0  # how far past its budget an in-process probe may run before it i
 # Share of the budget the open and the first read may take at most (the rest: window and diagnosis).
 OPEN_SHARE = 0.5
 READ_SHARE = 0.3
-EXTRA_READS = 3  # frames read per probe at most, in multiples of max_frames (the rest only grabbed)
+EXTRA_READS = (
+    6  # frames read per probe at most, in multiples of max_frames (a 25 fps window; the rest only grabbed)
+)
 DIAGNOSE_MAX_S = 3.0  # the failure check never takes longer than this
 
 Progress = Callable[[str], None]
@@ -272,17 +274,21 @@ def _probe_video(ctx: _Ctx, res: ProbeResult) -> None:
 
 
 def _read_frames(ctx: _Ctx, res: ProbeResult, cap: Any) -> None:
-    """Read for ``window_s`` after the first frame; keep (convert, shrink) at most ``max_frames``.
+    """Read for ``window_s`` after the first frame; keep (convert, shrink) at most ``max_frames``, spread
+    over the window (one per ``window_s / max_frames``), so that a 25 fps camera's kept frames span the
+    window as a 5 fps camera's do: picture analysis needs that span to see a frozen clock tick or not.
 
     The whole window is watched even when ``max_frames`` came early (a server catching up sends a burst):
-    frames past ``max_frames`` are only grabbed (decoded, not converted), so a stream that stops half-way
-    through the window is still seen to stall and the rate is measured over the window. Reads stop at
-    ``EXTRA_READS`` times ``max_frames`` whatever the frame rate.
+    frames not kept are only grabbed (decoded, not converted), so a stream that stops half-way through the
+    window is still seen to stall and the rate is measured over the window. Reads stop at ``EXTRA_READS``
+    times ``max_frames`` whatever the frame rate.
     """
     settings = ctx.settings
     first_t: float | None = None
     arrivals: list[float] = []
     last = None
+    kept = 0
+    spacing = settings.window_s / settings.max_frames
     while res.frames_decoded < EXTRA_READS * settings.max_frames:
         now = time.monotonic()
         if first_t is not None and now - first_t >= settings.window_s:
@@ -291,18 +297,18 @@ def _read_frames(ctx: _Ctx, res: ProbeResult, cap: Any) -> None:
             if first_t is None:  # only when a tiny budget was given
                 ctx.fail(res, (ErrorClass.TIMEOUT, "budget ran out before the first frame"))
             break
-        keep = res.frames_decoded < settings.max_frames
         t_read = time.monotonic()
-        if keep:
-            ok, frame = cap.read()
-        else:
-            ok, frame = cap.grab(), None
+        ok, frame = cap.grab(), None
         t_got = time.monotonic()
+        keep = kept < settings.max_frames and (first_t is None or t_got - first_t >= kept * spacing)
+        if ok and keep:
+            ok, frame = cap.retrieve()
         elapsed = t_got - t_read
         if not ok or (keep and frame is None) or classify.is_stalled_read(elapsed, ctx.read_limit):
             ctx.fail(res, classify.classify_read_failure(res.frames_decoded, elapsed, ctx.read_limit))
             break
         if first_t is None:
+            assert frame is not None  # the first frame is always kept
             first_t = t_got
             res.first_frame_ms = ctx.ms_since_start()
             res.height, res.width = int(frame.shape[0]), int(frame.shape[1])
@@ -310,6 +316,7 @@ def _read_frames(ctx: _Ctx, res: ProbeResult, cap: Any) -> None:
         res.frames_decoded += 1
         arrivals.append(t_got - first_t)
         if keep:
+            kept += 1
             last = frame
             if ctx.keep_frames:
                 res.frames.append(shrink(frame, FRAME_MAX_WIDTH))
