@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, func, select
 
 from camsvc import __version__
+from camsvc.api.limits import BodyLimitMiddleware
 from camsvc.config import Settings, load_settings
 from camsvc.db import make_engine, upgrade
 from camsvc.metrics import Metrics
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
     )
     # the dashboard's first load at 10,000 cameras: 4.6 MB -> 0.44 MB (docs/dashboard.md)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics

@@ -2,8 +2,12 @@
 
 Import is all-or-nothing: every row is validated first and every bad row is reported by number and column;
 only a clean file is applied, in one transaction, as an upsert by id (so re-importing is idempotent).
-Credentials are stored apart from URLs (``CameraSecret``); a URL that carries ``user:pass@`` has them split
-out. Exports leave credentials out unless ``include_secrets`` is asked for explicitly (CLI flag only).
+Credentials are stored apart from URLs (``CameraSecret``); a URL that carries ``user:pass@`` or credential
+query parameters (``?usr=..&pwd=..``) has them split out. Credentials follow the host: re-pointing a URL to
+another host or port drops the stored credentials unless new ones come in the same request or row. Every
+URL's host must be on an allowed network (:mod:`camsvc.netpolicy`). Exports leave credentials out unless
+``include_secrets`` is asked for explicitly (CLI flag only); CSV cells are safe against formula injection
+(:mod:`camsvc.csvsafe`) and the import undoes that escaping, so an export re-imports unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import yaml
 from pydantic import ValidationError
 from sqlmodel import Session, col, func, or_, select
 
+from camsvc import netpolicy
+from camsvc.csvsafe import safe_dict, unescape_cell
 from camsvc.models import (
     Camera,
     CameraCreate,
@@ -32,7 +38,8 @@ from camsvc.models import (
     HealthState,
     utcnow,
 )
-from camsvc.urls import InvalidURL, check_stream_url, split_credentials
+from camsvc.safeyaml import safe_load
+from camsvc.urls import InvalidURL, check_stream_url, endpoint, split_credentials
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,10 @@ class NotFound(LookupError):
 
 class Conflict(ValueError):
     pass
+
+
+class TargetRefused(Conflict):
+    """A stream URL's host is not on an allowed network (the message names the host and why)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,25 @@ def _split_secrets(data: dict[str, Any]) -> tuple[str | None, str | None]:
     return user, pw
 
 
+def _check_targets(values: dict[str, Any], policy: netpolicy.Policy | None) -> None:
+    for f in URL_FIELDS:
+        url = values.get(f)
+        if url:
+            try:
+                netpolicy.check_url(url, policy)
+            except netpolicy.Refused as exc:
+                raise TargetRefused(f"{f}: {exc}") from None
+
+
+def _moves_host(cam: Camera, values: dict[str, Any]) -> bool:
+    """Does this update point a URL at a host/port none of the camera's current URLs use?"""
+    old = {endpoint(getattr(cam, f)) for f in URL_FIELDS} - {None}
+    for f in URL_FIELDS:
+        if f in values and values[f] and values[f] != getattr(cam, f) and endpoint(values[f]) not in old:
+            return True
+    return False
+
+
 def _store_secret(session: Session, camera_id: str, user: str | None, pw: str | None) -> None:
     if user is None and pw is None:
         return
@@ -165,11 +195,12 @@ def _store_secret(session: Session, camera_id: str, user: str | None, pw: str | 
     session.add(secret)
 
 
-def create_camera(session: Session, data: CameraCreate) -> Camera:
+def create_camera(session: Session, data: CameraCreate, *, policy: netpolicy.Policy | None = None) -> Camera:
     if session.get(Camera, data.id) is not None:
         raise Conflict(f"camera {data.id!r} already exists")
     values = data.model_dump()
     user, pw = _split_secrets(values)
+    _check_targets(values, policy)
     cam = Camera(id=data.id, **{k: v for k, v in values.items() if k in Camera.model_fields and k != "id"})
     _check_has_stream(cam)
     session.add(cam)
@@ -178,12 +209,21 @@ def create_camera(session: Session, data: CameraCreate) -> Camera:
     return cam
 
 
-def update_camera(session: Session, camera_id: str, data: CameraUpdate) -> Camera:
+def update_camera(
+    session: Session, camera_id: str, data: CameraUpdate, *, policy: netpolicy.Policy | None = None
+) -> Camera:
     cam = session.get(Camera, camera_id)
     if cam is None:
         raise NotFound(camera_id)
     values = data.model_dump(exclude_unset=True)
     user, pw = _split_secrets(values)
+    _check_targets(values, policy)
+    if _moves_host(cam, values):
+        old = session.get(CameraSecret, camera_id)
+        if old is not None:  # credentials follow the host: never hand them to the new one unasked
+            log.info("camera %s re-pointed to another host: stored credentials dropped", camera_id)
+            session.delete(old)
+            session.flush()
     _store_secret(session, camera_id, user, pw)
     for k, v in values.items():
         if k in Camera.model_fields:
@@ -284,14 +324,14 @@ def parse_file(content: bytes | str, fmt: str) -> list[dict[str, Any]]:
         rows = []
         for r in reader:
             extra = r.pop(None, None)  # type: ignore[call-overload]
-            row = {(k or "").strip(): (v or "").strip() for k, v in r.items()}
+            row = {(k or "").strip(): unescape_cell((v or "").strip()) for k, v in r.items()}
             if extra:
                 row["__extra__"] = extra
             rows.append(row)
         return rows
     if fmt in ("yaml", "yml"):
         try:
-            data = yaml.safe_load(content)
+            data = safe_load(content)
         except yaml.YAMLError as exc:
             raise ImportFailed([RowError(0, "-", f"not valid YAML: {exc}")]) from None
         if isinstance(data, dict) and "cameras" in data:
@@ -308,7 +348,9 @@ def _row_number(i: int, fmt: str) -> int:
     return i + 2 if fmt == "csv" else i + 1  # CSV: the spreadsheet row (header is row 1)
 
 
-def validate_rows(rows: list[dict[str, Any]], fmt: str) -> tuple[list[dict[str, Any]], list[RowError]]:
+def validate_rows(
+    rows: list[dict[str, Any]], fmt: str, policy: netpolicy.Policy | None = None
+) -> tuple[list[dict[str, Any]], list[RowError]]:
     errors: list[RowError] = []
     clean: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -365,8 +407,11 @@ def validate_rows(rows: list[dict[str, Any]], fmt: str) -> tuple[list[dict[str, 
                 try:
                     out[f] = check_stream_url(url)
                     has_url = True
+                    netpolicy.check_url(url, policy)
                 except InvalidURL as exc:
                     errs.append(RowError(n, f, f"bad URL: {exc}"))
+                except netpolicy.Refused as exc:
+                    errs.append(RowError(n, f, f"refused: {exc}"))
             else:
                 out[f] = ""
         if not has_url and not any(e.column in URL_FIELDS for e in errs):
@@ -413,10 +458,12 @@ def validate_rows(rows: list[dict[str, Any]], fmt: str) -> tuple[list[dict[str, 
     return clean, errors
 
 
-def import_cameras(session: Session, content: bytes | str, fmt: str) -> ImportReport:
+def import_cameras(
+    session: Session, content: bytes | str, fmt: str, *, policy: netpolicy.Policy | None = None
+) -> ImportReport:
     """Validate every row, then upsert them all in the caller's transaction. Raises ImportFailed."""
     rows = parse_file(content, fmt)
-    clean, errors = validate_rows(rows, fmt)
+    clean, errors = validate_rows(rows, fmt, policy)
     if errors:
         raise ImportFailed(errors)
     created = updated = unchanged = 0
@@ -426,7 +473,7 @@ def import_cameras(session: Session, content: bytes | str, fmt: str) -> ImportRe
     for r in clean:
         cam = existing.get(r["id"])
         if cam is None:
-            create_camera(session, CameraCreate.model_validate(r))
+            create_camera(session, CameraCreate.model_validate(r), policy=policy)
             created += 1
             continue
         fields = {k: v for k, v in r.items() if k in Camera.model_fields and k != "id"}
@@ -444,6 +491,7 @@ def import_cameras(session: Session, content: bytes | str, fmt: str) -> ImportRe
                 CameraUpdate.model_validate(
                     {**fields, **{k: r[k] for k in ("username", "password") if k in r}}
                 ),
+                policy=policy,
             )
             updated += 1
         else:
@@ -479,7 +527,7 @@ def export_cameras(session: Session, fmt: str, *, include_secrets: bool = False)
         w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+            w.writerow(safe_dict({k: ("" if r.get(k) is None else r.get(k)) for k in cols}))
         return buf.getvalue()
     if fmt in ("yaml", "yml"):
         for r in rows:

@@ -10,9 +10,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from camsvc.netpolicy import DEFAULT_ALLOWED, parse_network
+from camsvc.safeyaml import safe_load
 
 DEFAULT_CONFIG_FILE = Path("config/camsvc.yaml")
 
@@ -83,6 +85,29 @@ class SimulatorSettings(Section):
     cache_dir: Path = Field(Path.home() / ".cache" / "camsvc", description="Encoded footage cache")
 
 
+class NetworkSettings(Section):
+    allowed_networks: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED),
+        description="Networks cameras and webhook alert channels may be on (CIDR; default: private ranges, "
+        "CGNAT 100.64/10 and loopback). Host names are resolved when saved and before each probe or "
+        "delivery; link-local and metadata addresses (169.254.0.0/16, fe80::/10) are always refused",
+    )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        return [str(parse_network(n)) for n in v]
+
+
+class LimitSettings(Section):
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (uploads included); larger ones get 413 before they "
+        "are read",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAMSVC_", env_nested_delimiter="__", extra="forbid")
 
@@ -107,6 +132,8 @@ class Settings(BaseSettings):
     checks: CheckSettings = Field(default_factory=CheckSettings)  # type: ignore[arg-type]
     alerts: AlertSettings = Field(default_factory=AlertSettings)  # type: ignore[arg-type]
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)  # type: ignore[arg-type]
+    network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
+    limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]
 
     @field_validator("default_language")
     @classmethod
@@ -145,7 +172,7 @@ class _YamlSource(PydanticBaseSettingsSource):
         path = config_file()
         if path is None:
             return {}
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: top level must be a mapping")
         return data

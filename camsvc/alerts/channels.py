@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from camsvc import netpolicy
 from camsvc.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def check_url(url: str) -> str:
             f"Apprise cannot use this {scheme}:// URL (unknown service, or a required part is missing "
             "or malformed: check host, token, recipient)"
         )
+    netpolicy.check_webhook(url, error=InvalidChannel)  # webhook hosts must be on an allowed network
     return url
 
 
@@ -148,6 +150,7 @@ def send(
         return SendOutcome(ok, scrub(error, url) if error else None, (time.monotonic() - started) * 1000.0)
 
     try:
+        netpolicy.check_webhook(url, at_delivery=True)  # resolved again: DNS may have changed since
         ap = apprise.Apprise()
         if not ap.add(url):
             return done(False, f"invalid channel URL for {_scheme(url) or 'unknown'}://")

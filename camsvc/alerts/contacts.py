@@ -41,6 +41,7 @@ from camsvc.alerts.models import (
     RuleUpdate,
 )
 from camsvc.models import Camera
+from camsvc.safeyaml import safe_load
 
 
 class ConfigError(ValueError):
@@ -334,7 +335,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def parse_contacts_yaml(text: str) -> ContactsFile:
     """Validate a contacts file completely; ConfigError lists every problem with its key path."""
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -1,7 +1,10 @@
 """HTTP/RTSP Basic and Digest authentication (RFC 7617 / RFC 2617), shared by the RTSP check and httpx.
 
 Cameras use either scheme, so the client answers whichever challenge the camera sends instead of
-sending a password up front. The header builders are pure (the client nonce is passed in).
+sending a password up front: credentials go only to a host that asked for them with a 401 on the same
+connection target, Digest when offered, Basic only in answer to a Basic challenge, and never to an address
+outside the allowed networks (:mod:`camsvc.netpolicy`). The header builders are pure (the client nonce is
+passed in).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 from collections.abc import Generator, Iterable
 
 import httpx
+
+from camsvc import netpolicy
 
 _PARAM_RE = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))')
 
@@ -94,6 +99,15 @@ def answer_challenge(
     return None
 
 
+def _peer(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    try:
+        addr = stream.get_extra_info("server_addr") if stream is not None else None
+    except Exception:  # pragma: no cover - transport without the information
+        return None
+    return str(addr[0]) if addr else None
+
+
 class CameraAuth(httpx.Auth):
     """httpx auth that answers the camera's challenge (Digest or Basic); sends no password up front."""
 
@@ -102,9 +116,14 @@ class CameraAuth(httpx.Auth):
         self._password = password
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.pop("Authorization", None)  # never up front, whatever else set it
         response = yield request
-        if response.status_code != 401:
+        if response.status_code != 401 or response.request.url.host != request.url.host:
             return
+        try:
+            netpolicy.check_peer(request.url.host, _peer(response))
+        except netpolicy.Refused:
+            return  # connected somewhere not allowed: the 401 stands, no credentials sent
         challenges = parse_challenges(response.headers.get_list("www-authenticate"))
         uri = request.url.raw_path.decode("ascii", "replace")
         value = answer_challenge(request.method, uri, self._username, self._password, challenges)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from camsvc import netpolicy
 from camsvc.probing import classify
 from camsvc.probing.auth import CameraAuth, answer_challenge, parse_challenges
 from camsvc.probing.classify import Verdict
@@ -61,6 +62,11 @@ def _connect(target: Target, deadline: _Deadline) -> socket.socket | Diagnosis:
         sock = socket.create_connection((target.host, target.port), timeout=max(0.05, deadline.left(3.0)))
     except OSError as exc:
         return Diagnosis(False, classify.classify_connect_error(exc))
+    try:  # the address actually connected to (a name may resolve elsewhere than when it was checked)
+        netpolicy.check_peer(target.host, sock.getpeername()[0])
+    except (netpolicy.Refused, OSError) as exc:
+        sock.close()
+        return Diagnosis(False, (ErrorClass.INVALID_URL, str(exc)))
     if target.tls:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -153,7 +159,7 @@ def _diagnose_rtsp(target: Target, deadline: _Deadline) -> Diagnosis:
     try:
         try:
             _describe(sock, target, 1, None)
-            reply = _read_rtsp_reply(sock, deadline)
+            reply = _read_rtsp_reply(sock, deadline)  # first without credentials: only a challenge gets them
             if reply is not None and reply.status == 401 and target.username:
                 challenges = parse_challenges(reply.header_values("WWW-Authenticate"))
                 value = answer_challenge(

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from camsvc import netpolicy
 from camsvc.config import ProbeSettings
 from camsvc.probing import classify
 from camsvc.probing.diagnose import diagnose, http_client
@@ -58,11 +59,23 @@ _configured = False
 _cv2_lock = threading.Lock()
 
 
+# The protocols FFmpeg may open (RTSP is a demuxer that opens tcp/tls itself; RTP/UDP only for UDP
+# transport). No file, concat, subfile, crypto, data, pipe...: a hostile "camera" (say, an HLS playlist served
+# as MJPEG) cannot make FFmpeg read local files or reach other protocols.
+PROTOCOLS_TCP = "tcp,tls,http,https"
+PROTOCOLS_UDP = "tcp,tls,http,https,rtp,udp"
+
+
 def capture_options(rtsp_transport: str) -> str:
-    """FFmpeg options for every open: TCP (or UDP) transport, 0.2 s analysis instead of 5 s."""
+    """FFmpeg options for every open: TCP (or UDP) transport, 0.2 s analysis instead of 5 s, and only the
+    network protocols a camera stream needs."""
     if rtsp_transport not in ("tcp", "udp"):
         raise ValueError(f"probe.rtsp_transport must be 'tcp' or 'udp', not {rtsp_transport!r}")
-    return f"rtsp_transport;{rtsp_transport}|analyzeduration;200000|probesize;32768"
+    protocols = PROTOCOLS_TCP if rtsp_transport == "tcp" else PROTOCOLS_UDP
+    return (
+        f"rtsp_transport;{rtsp_transport}|analyzeduration;200000|probesize;32768"
+        f"|protocol_whitelist;{protocols}"
+    )
 
 
 def configure_opencv_env(settings: ProbeSettings | None = None) -> None:
@@ -176,6 +189,12 @@ def run_probe(
     t0 = time.monotonic()
     res = ProbeResult(url=target.redacted, ok=False, started_at=time.time(), stream_kind=kind)
     ctx = _Ctx(target, settings, t0, t0 + budget_s, budget_s, keep_frames, progress or (lambda _s: None))
+    try:
+        netpolicy.check_host(target.host, target.port)  # again at every probe: DNS may have changed
+    except netpolicy.Refused as exc:
+        res.error, res.detail = ErrorClass.INVALID_URL, str(exc)
+        res.total_ms = (time.monotonic() - t0) * 1000
+        return res
     try:
         if kind is None and target.is_rtsp:
             kind = StreamKind.RTSP

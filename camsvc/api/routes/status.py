@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlmodel import Session, col, func, select
 
+from camsvc import csvsafe
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.cameras import fold, hamlets
 from camsvc.health.uptime import PERIODS, StateTimes, state_times
@@ -198,7 +198,7 @@ def outages(
         "last_error",
         "acknowledged_by",
     ]
-    w = csv.writer(buf, lineterminator="\n")
+    w = csvsafe.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for d in items:
         w.writerow(
