@@ -131,11 +131,15 @@ def test_import_row_repointing_a_camera_drops_credentials(client: Any, serve: Se
     def imp(text: str) -> Any:
         return client.post("/api/cameras/import", files={"file": ("f.csv", text.encode(), "text/csv")})
 
-    assert imp(head + f"cam-3,X,household,{first.url('http', '/s.jpg')},admin,{PASSWORD}\n").status_code == 200
+    assert (
+        imp(head + f"cam-3,X,household,{first.url('http', '/s.jpg')},admin,{PASSWORD}\n").status_code == 200
+    )
     assert imp(head + f"cam-3,X,household,{other.url('http', '/s.jpg')},,\n").json()["updated"] == 1
     assert _secret(client, "cam-3") is None
     probe_camera(_engine(client), "cam-3")
     assert other.requests and all(a is None for a in authorizations(other))
     # given again in the row: kept
-    assert imp(head + f"cam-3,X,household,{first.url('http', '/s.jpg')},admin,{PASSWORD}\n").status_code == 200
+    assert (
+        imp(head + f"cam-3,X,household,{first.url('http', '/s.jpg')},admin,{PASSWORD}\n").status_code == 200
+    )
     assert probe_camera(_engine(client), "cam-3").ok
