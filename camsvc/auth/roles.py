@@ -53,7 +53,6 @@ class Role(StrEnum):
         return self.rank >= other.rank
 
 
-
 _RANK = {Role.VIEWER: 0, Role.TECHNICIAN: 1, Role.OFFICER: 2, Role.ADMIN: 3}
 ROLES: tuple[Role, ...] = tuple(sorted(Role))
 
