@@ -2,3 +2,4 @@
 
 from camsvc import models  # noqa: F401
 from camsvc.alerts import models as alert_models  # noqa: F401
+from camsvc.auth import models as auth_models  # noqa: F401
