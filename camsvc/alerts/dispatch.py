@@ -46,7 +46,7 @@ from sqlmodel import Session, col, select
 from camsvc.alerts import channels as chans
 from camsvc.alerts import messages as msgs
 from camsvc.alerts.grouping import group_key
-from camsvc.alerts.maintenance import active_for
+from camsvc.health.maintenance import active_for
 from camsvc.alerts.models import (
     ALERT,
     CANCELLED,

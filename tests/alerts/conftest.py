@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from camsvc.alerts.dispatch import Dispatcher
-from camsvc.alerts.maintenance import active_for
+from camsvc.health.maintenance import active_for
 from camsvc.alerts.models import Contact, ContactChannel, OutboxMessage, RoutingRule
 from camsvc.config import Settings
 from camsvc.db import session_scope

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from camsvc.alerts import contacts as mgmt
 from camsvc.alerts import incidents as inc_ops
-from camsvc.alerts import maintenance as mnt
+from camsvc.health import maintenance as mnt
 from camsvc.alerts import messages as msgs
 from camsvc.alerts.models import (
     AckRequest,
