@@ -584,8 +584,8 @@ def _add_window(
     reason: str,
     by: str,
 ) -> None:
-    from camsvc.health import maintenance as mnt
     from camsvc.db import session_scope
+    from camsvc.health import maintenance as mnt
     from camsvc.models import Camera
 
     if sum(bool(x) for x in (camera, hamlet, everything)) != 1:

@@ -21,11 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from camsvc.alerts import channels as chans
-from camsvc.alerts.incidents import NotFound
 from camsvc.alerts.models import (
-    ALERT_STATES,
-    LANGUAGES,
-    ROLES,
     ChannelCreate,
     ChannelPublic,
     ChannelTestResult,
@@ -39,7 +35,12 @@ from camsvc.alerts.models import (
     RuleCreate,
     RulePublic,
     RuleUpdate,
+    check_kinds,
+    check_language,
+    check_role,
+    check_states,
 )
+from camsvc.errors import NotFound
 from camsvc.models import Camera
 
 
@@ -121,31 +122,21 @@ def get_contact(s: Session, ref: int | str) -> Contact:
 
 
 def create_contact(s: Session, data: ContactCreate, now: dt.datetime) -> Contact:
-    if s.exec(select(Contact).where(Contact.name == data.name)).first() is not None:
-        raise ConfigError([f"name: a contact named {data.name!r} already exists"])
-    c = Contact(
-        name=data.name,
-        role=data.role,
-        language=data.language,
-        enabled=data.enabled,
-        notes=data.notes,
-        created_at=now,
-        updated_at=now,
-    )
-    s.add(c)
-    s.flush()
-    assert c.id is not None
+    c = _save_contact(s, Contact(name="", created_at=now), data.model_dump(exclude={"channels"}), now)
     for ch in data.channels:
-        s.add(ContactChannel(contact_id=c.id, url=ch.url, label=ch.label, enabled=ch.enabled, created_at=now))
-    s.flush()
+        add_channel(s, c, ch, now)
     return c
 
 
 def update_contact(s: Session, c: Contact, data: ContactUpdate, now: dt.datetime) -> Contact:
-    values = data.model_dump(exclude_unset=True)
-    new_name = values.get("name")
-    if new_name and new_name != c.name and s.exec(select(Contact).where(Contact.name == new_name)).first():
-        raise ConfigError([f"name: a contact named {values['name']!r} already exists"])
+    return _save_contact(s, c, data.model_dump(exclude_unset=True), now)
+
+
+def _save_contact(s: Session, c: Contact, values: dict[str, Any], now: dt.datetime) -> Contact:
+    """The one path create and update share: the name stays unique, then the fields given are set."""
+    name = values.get("name")
+    if name and name != c.name and s.exec(select(Contact).where(Contact.name == name)).first():
+        raise ConfigError([f"name: a contact named {name!r} already exists"])
     for k, v in values.items():
         if v is not None:
             setattr(c, k, v)
@@ -261,21 +252,8 @@ class RouteFile(_Strict):
     reminders: bool = True
     enabled: bool = True
 
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, v: list[str]) -> list[str]:
-        bad = [k for k in v if k not in ("roadside", "household")]
-        if bad:
-            raise ValueError(f"unknown camera kind {', '.join(map(repr, bad))}; allowed: roadside, household")
-        return v
-
-    @field_validator("states")
-    @classmethod
-    def _states(cls, v: list[str]) -> list[str]:
-        bad = [k for k in v if k not in ALERT_STATES]
-        if bad:
-            raise ValueError(f"unknown state {', '.join(map(repr, bad))}; allowed: down, degraded")
-        return v
+    _kinds = field_validator("kinds")(check_kinds)
+    _states = field_validator("states")(check_states)
 
     @field_validator("hours")
     @classmethod
@@ -300,19 +278,8 @@ class ContactFile(_Strict):
     channels: list[ChannelFile | str] = PField(default_factory=list)
     routes: list[RouteFile] = PField(default_factory=list)
 
-    @field_validator("role")
-    @classmethod
-    def _role(cls, v: str) -> str:
-        if v not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        return v
-
-    @field_validator("language")
-    @classmethod
-    def _lang(cls, v: str) -> str:
-        if v not in LANGUAGES:
-            raise ValueError("language must be 'vi' or 'en'")
-        return v
+    _role = field_validator("role")(check_role)
+    _lang = field_validator("language")(check_language)
 
 
 class ContactsFile(_Strict):

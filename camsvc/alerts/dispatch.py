@@ -46,7 +46,6 @@ from sqlmodel import Session, col, select
 from camsvc.alerts import channels as chans
 from camsvc.alerts import messages as msgs
 from camsvc.alerts.grouping import group_key
-from camsvc.health.maintenance import active_for
 from camsvc.alerts.models import (
     ALERT,
     CANCELLED,
@@ -70,6 +69,7 @@ from camsvc.alerts.routing import Subject, max_level, route
 from camsvc.alerts.signing import ack_url, make_token, signing_key
 from camsvc.config import Settings
 from camsvc.db import session_scope
+from camsvc.health.maintenance import active_for
 from camsvc.models import (
     Camera,
     CameraStatus,

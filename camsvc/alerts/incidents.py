@@ -29,13 +29,10 @@ from camsvc.alerts.models import (
     MessagePublic,
     OutboxMessage,
 )
+from camsvc.errors import NotFound
 from camsvc.models import Camera, Outage
 
 log = logging.getLogger(__name__)
-
-
-class NotFound(LookupError):
-    pass
 
 
 def acknowledge_incident(session: Session, incident_id: int, by: str, now: dt.datetime) -> AckResult:
