@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -40,8 +40,10 @@ from camsvc.alerts.models import (
     check_role,
     check_states,
 )
-from camsvc.errors import NotFound
+from camsvc.errors import NotFound, get_or_raise
 from camsvc.models import Camera
+
+R = TypeVar("R", Contact, ContactChannel, RoutingRule)
 
 
 class ConfigError(ValueError):
@@ -137,13 +139,8 @@ def _save_contact(s: Session, c: Contact, values: dict[str, Any], now: dt.dateti
     name = values.get("name")
     if name and name != c.name and s.exec(select(Contact).where(Contact.name == name)).first():
         raise ConfigError([f"name: a contact named {name!r} already exists"])
-    for k, v in values.items():
-        if v is not None:
-            setattr(c, k, v)
     c.updated_at = now
-    s.add(c)
-    s.flush()
-    return c
+    return _apply(s, c, values)
 
 
 def delete_contact(s: Session, c: Contact) -> None:
@@ -161,24 +158,15 @@ def add_channel(s: Session, c: Contact, data: ChannelCreate, now: dt.datetime) -
 
 
 def get_channel(s: Session, channel_id: int) -> ContactChannel:
-    ch = s.get(ContactChannel, channel_id)
-    if ch is None:
-        raise NotFound(f"channel {channel_id} not found")
-    return ch
+    return get_or_raise(s, ContactChannel, channel_id, "channel")
 
 
 def update_channel(s: Session, ch: ContactChannel, data: ChannelUpdate) -> ContactChannel:
-    for k, v in data.model_dump(exclude_unset=True).items():
-        if v is not None:
-            setattr(ch, k, v)
-    s.add(ch)
-    s.flush()
-    return ch
+    return _apply(s, ch, data.model_dump(exclude_unset=True))
 
 
 def add_rule(s: Session, data: RuleCreate, now: dt.datetime) -> RoutingRule:
-    if s.get(Contact, data.contact_id) is None:
-        raise NotFound(f"contact {data.contact_id} not found")
+    get_or_raise(s, Contact, data.contact_id, "contact")
     r = RoutingRule(**data.model_dump(), created_at=now)
     s.add(r)
     s.flush()
@@ -186,19 +174,22 @@ def add_rule(s: Session, data: RuleCreate, now: dt.datetime) -> RoutingRule:
 
 
 def get_rule(s: Session, rule_id: int) -> RoutingRule:
-    r = s.get(RoutingRule, rule_id)
-    if r is None:
-        raise NotFound(f"routing rule {rule_id} not found")
-    return r
+    return get_or_raise(s, RoutingRule, rule_id, "routing rule")
 
 
 def update_rule(s: Session, r: RoutingRule, data: RuleUpdate) -> RoutingRule:
-    for k, v in data.model_dump(exclude_unset=True).items():
-        if v is not None or k in ("hour_start", "hour_end"):
-            setattr(r, k, v)
-    s.add(r)
+    # an hour bound set to null means "no bound"; any other null leaves the field alone
+    return _apply(s, r, data.model_dump(exclude_unset=True), nullable=("hour_start", "hour_end"))
+
+
+def _apply(s: Session, row: R, values: dict[str, Any], nullable: tuple[str, ...] = ()) -> R:
+    """Set the fields an update gives (None leaves a field alone unless it is ``nullable``) and flush."""
+    for k, v in values.items():
+        if v is not None or k in nullable:
+            setattr(row, k, v)
+    s.add(row)
     s.flush()
-    return r
+    return row
 
 
 def test_channel(ch: ContactChannel, language: str = "vi", timeout_s: float = 20.0) -> ChannelTestResult:

@@ -234,19 +234,9 @@ class Timers:
         new = [m for m in open_members if not m.announced]
         if not new:
             return 0
-        queued = notify(
-            s,
-            inc,
-            world,
-            new,
-            UPDATE,
-            str(inc.updates_sent),
-            now,
-            levels=range(0, inc.escalation_level + 1),
-            hour=local_hour(now, self.tz),
-            purpose="alert",
-            total_open=len(open_members),
-        ).queued
+        queued = self._notify_reached(
+            s, inc, world, new, UPDATE, str(inc.updates_sent), now, len(open_members)
+        )
         _announce(s, new)
         log.info("incident %s: %d more cameras announced (%d messages)", inc.id, len(new), queued)
         return queued
@@ -303,21 +293,37 @@ class Timers:
         members = [m for m in open_members if m.announced]
         if not members:
             return 0
-        queued = notify(
+        key = str(inc.reminders_sent)
+        queued = self._notify_reached(s, inc, world, members, REMINDER, key, now, len(open_members))
+        log.info("incident %s: reminder %d queued (%d messages)", inc.id, inc.reminders_sent, queued)
+        return queued
+
+    def _notify_reached(
+        self,
+        s: Session,
+        inc: Incident,
+        world: World,
+        members: list[IncidentMember],
+        kind: str,
+        key: str,
+        now: dt.datetime,
+        total_open: int,
+    ) -> int:
+        """Updates and reminders go to every routing level the incident has reached so far (reminders only
+        to rules that take them)."""
+        return notify(
             s,
             inc,
             world,
             members,
-            REMINDER,
-            str(inc.reminders_sent),
+            kind,
+            key,
             now,
             levels=range(0, inc.escalation_level + 1),
             hour=local_hour(now, self.tz),
-            purpose="reminder",
-            total_open=len(open_members),
+            purpose="reminder" if kind == REMINDER else "alert",
+            total_open=total_open,
         ).queued
-        log.info("incident %s: reminder %d queued (%d messages)", inc.id, inc.reminders_sent, queued)
-        return queued
 
 
 def _announce(s: Session, members: list[IncidentMember]) -> None:

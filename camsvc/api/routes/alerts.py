@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Annotated, TypeVar
+from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -45,26 +45,16 @@ from camsvc.alerts.models import (
 )
 from camsvc.alerts.signing import read_token, signing_key
 from camsvc.api.deps import SessionDep, SettingsDep
-from camsvc.errors import NotFound
+from camsvc.errors import get_or_raise
 from camsvc.health import maintenance as mnt
 from camsvc.models import Camera, MaintenanceWindow
 
 api = APIRouter(prefix="/api", tags=["alerts"])
 pages = APIRouter(tags=["alerts"])
 
-T = TypeVar("T")
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _get(session: Session, model: type[T], ident: int, what: str) -> T:
-    """The row, or NotFound (answered 404 by the app's one handler)."""
-    row = session.get(model, ident)
-    if row is None:
-        raise NotFound(f"{what} {ident} not found")
-    return row
 
 
 def _registry_changed(request: Request) -> None:
@@ -160,7 +150,7 @@ def contact_deliveries(
     contact_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> list[MessagePublic]:
     """Messages sent (or being sent) to this contact, newest first, each with its attempts."""
-    _get(session, Contact, contact_id, "contact")
+    get_or_raise(session, Contact, contact_id, "contact")
     return inc_ops.messages_for_contact(session, contact_id, limit)
 
 
@@ -230,13 +220,13 @@ def list_incidents(
 
 @api.get("/incidents/{incident_id}", response_model=IncidentPublic)
 def get_incident(incident_id: int, session: SessionDep, settings: SettingsDep) -> IncidentPublic:
-    inc = _get(session, Incident, incident_id, "incident")
+    inc = get_or_raise(session, Incident, incident_id, "incident")
     return inc_ops.incident_public(session, inc, settings.default_language)
 
 
 @api.get("/incidents/{incident_id}/deliveries", response_model=list[MessagePublic])
 def incident_deliveries(incident_id: int, session: SessionDep) -> list[MessagePublic]:
-    _get(session, Incident, incident_id, "incident")
+    get_or_raise(session, Incident, incident_id, "incident")
     return inc_ops.messages_for_incident(session, incident_id)
 
 
@@ -341,7 +331,7 @@ def create_window(
 
 @api.get("/maintenance/{window_id}", response_model=mnt.WindowPublic)
 def get_window(window_id: int, session: SessionDep, settings: SettingsDep) -> mnt.WindowPublic:
-    w = _get(session, MaintenanceWindow, window_id, "maintenance window")
+    w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
     return mnt.public(w, _now(), settings.timezone)
 
 
@@ -349,7 +339,7 @@ def get_window(window_id: int, session: SessionDep, settings: SettingsDep) -> mn
 def replace_window(
     window_id: int, body: mnt.WindowUpdate, session: SessionDep, settings: SettingsDep, request: Request
 ) -> mnt.WindowPublic:
-    w = _get(session, MaintenanceWindow, window_id, "maintenance window")
+    w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
     _check_scope(session, body)
     now = _now()
     try:
@@ -376,7 +366,7 @@ def replace_window(
 
 @api.delete("/maintenance/{window_id}", status_code=204)
 def delete_window(window_id: int, session: SessionDep, request: Request) -> Response:
-    w = _get(session, MaintenanceWindow, window_id, "maintenance window")
+    w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
     session.delete(w)
     session.commit()
     _registry_changed(request)
