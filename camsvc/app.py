@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, func, select
 
@@ -17,6 +18,7 @@ from camsvc import __version__
 from camsvc.api.limits import BodyLimitMiddleware
 from camsvc.config import Settings, load_settings
 from camsvc.db import make_engine, upgrade
+from camsvc.errors import NotFound
 from camsvc.metrics import Metrics
 from camsvc.models import CameraStatus, HealthState
 
@@ -67,6 +69,11 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.runtime = None
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        """Domain code raises NotFound; every route answers it the same way: 404, the message as detail."""
+        return JSONResponse({"detail": str(exc.args[0]) if exc.args else "not found"}, status_code=404)
 
     for target in ROUTERS:
         module, attr = target.split(":")

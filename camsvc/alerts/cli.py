@@ -558,7 +558,7 @@ def parse_duration(text: str) -> dt.timedelta:
 def _parse_time(text: str | None, tz: str, what: str) -> dt.datetime | None:
     if not text:
         return None
-    from camsvc.alerts.maintenance import to_utc
+    from camsvc.health.maintenance import to_utc
 
     try:
         return to_utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")), tz)
@@ -584,8 +584,8 @@ def _add_window(
     reason: str,
     by: str,
 ) -> None:
-    from camsvc.alerts import maintenance as mnt
     from camsvc.db import session_scope
+    from camsvc.health import maintenance as mnt
     from camsvc.models import Camera
 
     if sum(bool(x) for x in (camera, hamlet, everything)) != 1:
@@ -677,7 +677,7 @@ def alerts_silence(
 @click.option("--active", is_flag=True, help="Only windows in force now")
 def maintenance_list(active: bool) -> None:
     """List maintenance windows and silences."""
-    from camsvc.alerts import maintenance as mnt
+    from camsvc.health import maintenance as mnt
     from camsvc.models import MaintenanceWindow
 
     settings, engine = _setup()

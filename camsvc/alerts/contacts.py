@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -21,11 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from camsvc.alerts import channels as chans
-from camsvc.alerts.incidents import NotFound
 from camsvc.alerts.models import (
-    ALERT_STATES,
-    LANGUAGES,
-    ROLES,
     ChannelCreate,
     ChannelPublic,
     ChannelTestResult,
@@ -39,9 +35,16 @@ from camsvc.alerts.models import (
     RuleCreate,
     RulePublic,
     RuleUpdate,
+    check_kinds,
+    check_language,
+    check_role,
+    check_states,
 )
+from camsvc.errors import NotFound, get_or_raise
 from camsvc.models import Camera
 from camsvc.safeyaml import safe_load
+
+R = TypeVar("R", Contact, ContactChannel, RoutingRule)
 
 
 class ConfigError(ValueError):
@@ -122,38 +125,23 @@ def get_contact(s: Session, ref: int | str) -> Contact:
 
 
 def create_contact(s: Session, data: ContactCreate, now: dt.datetime) -> Contact:
-    if s.exec(select(Contact).where(Contact.name == data.name)).first() is not None:
-        raise ConfigError([f"name: a contact named {data.name!r} already exists"])
-    c = Contact(
-        name=data.name,
-        role=data.role,
-        language=data.language,
-        enabled=data.enabled,
-        notes=data.notes,
-        created_at=now,
-        updated_at=now,
-    )
-    s.add(c)
-    s.flush()
-    assert c.id is not None
+    c = _save_contact(s, Contact(name="", created_at=now), data.model_dump(exclude={"channels"}), now)
     for ch in data.channels:
-        s.add(ContactChannel(contact_id=c.id, url=ch.url, label=ch.label, enabled=ch.enabled, created_at=now))
-    s.flush()
+        add_channel(s, c, ch, now)
     return c
 
 
 def update_contact(s: Session, c: Contact, data: ContactUpdate, now: dt.datetime) -> Contact:
-    values = data.model_dump(exclude_unset=True)
-    new_name = values.get("name")
-    if new_name and new_name != c.name and s.exec(select(Contact).where(Contact.name == new_name)).first():
-        raise ConfigError([f"name: a contact named {values['name']!r} already exists"])
-    for k, v in values.items():
-        if v is not None:
-            setattr(c, k, v)
+    return _save_contact(s, c, data.model_dump(exclude_unset=True), now)
+
+
+def _save_contact(s: Session, c: Contact, values: dict[str, Any], now: dt.datetime) -> Contact:
+    """The one path create and update share: the name stays unique, then the fields given are set."""
+    name = values.get("name")
+    if name and name != c.name and s.exec(select(Contact).where(Contact.name == name)).first():
+        raise ConfigError([f"name: a contact named {name!r} already exists"])
     c.updated_at = now
-    s.add(c)
-    s.flush()
-    return c
+    return _apply(s, c, values)
 
 
 def delete_contact(s: Session, c: Contact) -> None:
@@ -171,24 +159,15 @@ def add_channel(s: Session, c: Contact, data: ChannelCreate, now: dt.datetime) -
 
 
 def get_channel(s: Session, channel_id: int) -> ContactChannel:
-    ch = s.get(ContactChannel, channel_id)
-    if ch is None:
-        raise NotFound(f"channel {channel_id} not found")
-    return ch
+    return get_or_raise(s, ContactChannel, channel_id, "channel")
 
 
 def update_channel(s: Session, ch: ContactChannel, data: ChannelUpdate) -> ContactChannel:
-    for k, v in data.model_dump(exclude_unset=True).items():
-        if v is not None:
-            setattr(ch, k, v)
-    s.add(ch)
-    s.flush()
-    return ch
+    return _apply(s, ch, data.model_dump(exclude_unset=True))
 
 
 def add_rule(s: Session, data: RuleCreate, now: dt.datetime) -> RoutingRule:
-    if s.get(Contact, data.contact_id) is None:
-        raise NotFound(f"contact {data.contact_id} not found")
+    get_or_raise(s, Contact, data.contact_id, "contact")
     r = RoutingRule(**data.model_dump(), created_at=now)
     s.add(r)
     s.flush()
@@ -196,19 +175,22 @@ def add_rule(s: Session, data: RuleCreate, now: dt.datetime) -> RoutingRule:
 
 
 def get_rule(s: Session, rule_id: int) -> RoutingRule:
-    r = s.get(RoutingRule, rule_id)
-    if r is None:
-        raise NotFound(f"routing rule {rule_id} not found")
-    return r
+    return get_or_raise(s, RoutingRule, rule_id, "routing rule")
 
 
 def update_rule(s: Session, r: RoutingRule, data: RuleUpdate) -> RoutingRule:
-    for k, v in data.model_dump(exclude_unset=True).items():
-        if v is not None or k in ("hour_start", "hour_end"):
-            setattr(r, k, v)
-    s.add(r)
+    # an hour bound set to null means "no bound"; any other null leaves the field alone
+    return _apply(s, r, data.model_dump(exclude_unset=True), nullable=("hour_start", "hour_end"))
+
+
+def _apply(s: Session, row: R, values: dict[str, Any], nullable: tuple[str, ...] = ()) -> R:
+    """Set the fields an update gives (None leaves a field alone unless it is ``nullable``) and flush."""
+    for k, v in values.items():
+        if v is not None or k in nullable:
+            setattr(row, k, v)
+    s.add(row)
     s.flush()
-    return r
+    return row
 
 
 def test_channel(ch: ContactChannel, language: str = "vi", timeout_s: float = 20.0) -> ChannelTestResult:
@@ -262,21 +244,8 @@ class RouteFile(_Strict):
     reminders: bool = True
     enabled: bool = True
 
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, v: list[str]) -> list[str]:
-        bad = [k for k in v if k not in ("roadside", "household")]
-        if bad:
-            raise ValueError(f"unknown camera kind {', '.join(map(repr, bad))}; allowed: roadside, household")
-        return v
-
-    @field_validator("states")
-    @classmethod
-    def _states(cls, v: list[str]) -> list[str]:
-        bad = [k for k in v if k not in ALERT_STATES]
-        if bad:
-            raise ValueError(f"unknown state {', '.join(map(repr, bad))}; allowed: down, degraded")
-        return v
+    _kinds = field_validator("kinds")(check_kinds)
+    _states = field_validator("states")(check_states)
 
     @field_validator("hours")
     @classmethod
@@ -301,19 +270,8 @@ class ContactFile(_Strict):
     channels: list[ChannelFile | str] = PField(default_factory=list)
     routes: list[RouteFile] = PField(default_factory=list)
 
-    @field_validator("role")
-    @classmethod
-    def _role(cls, v: str) -> str:
-        if v not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        return v
-
-    @field_validator("language")
-    @classmethod
-    def _lang(cls, v: str) -> str:
-        if v not in LANGUAGES:
-            raise ValueError("language must be 'vi' or 'en'")
-        return v
+    _role = field_validator("role")(check_role)
+    _lang = field_validator("language")(check_language)
 
 
 class ContactsFile(_Strict):

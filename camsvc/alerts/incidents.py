@@ -29,19 +29,14 @@ from camsvc.alerts.models import (
     MessagePublic,
     OutboxMessage,
 )
+from camsvc.errors import get_or_raise
 from camsvc.models import Camera, Outage
 
 log = logging.getLogger(__name__)
 
 
-class NotFound(LookupError):
-    pass
-
-
 def acknowledge_incident(session: Session, incident_id: int, by: str, now: dt.datetime) -> AckResult:
-    inc = session.get(Incident, incident_id)
-    if inc is None:
-        raise NotFound(f"incident {incident_id} not found")
+    inc = get_or_raise(session, Incident, incident_id, "incident")
     by = by.strip()[:200] or "?"
     if inc.acknowledged_at is not None:
         return AckResult(
@@ -102,9 +97,7 @@ def _ack_outages(session: Session, incident_id: int, by: str, now: dt.datetime) 
 
 def acknowledge_outage(session: Session, outage_id: int, by: str, now: dt.datetime) -> AckResult:
     """Acknowledge the incident holding this outage (or, if none yet, the outage alone)."""
-    outage = session.get(Outage, outage_id)
-    if outage is None:
-        raise NotFound(f"outage {outage_id} not found")
+    outage = get_or_raise(session, Outage, outage_id, "outage")
     member = session.exec(
         select(IncidentMember)
         .where(IncidentMember.outage_id == outage_id)
@@ -241,9 +234,7 @@ def messages_for_incident(session: Session, incident_id: int) -> list[MessagePub
 
 def messages_for_outage(session: Session, outage_id: int) -> list[MessagePublic]:
     """Every message that told someone about this outage (its camera, in the incidents holding it)."""
-    outage = session.get(Outage, outage_id)
-    if outage is None:
-        raise NotFound(f"outage {outage_id} not found")
+    outage = get_or_raise(session, Outage, outage_id, "outage")
     incident_ids = session.exec(
         select(IncidentMember.incident_id).where(IncidentMember.outage_id == outage_id)
     ).all()
@@ -277,9 +268,7 @@ def list_messages(session: Session, *, status: str | None = None, limit: int = 2
 
 def retry_message(session: Session, message_id: int, now: dt.datetime) -> OutboxMessage:
     """Put a failed or cancelled message back in the queue (attempts start again)."""
-    m = session.get(OutboxMessage, message_id)
-    if m is None:
-        raise NotFound(f"message {message_id} not found")
+    m = get_or_raise(session, OutboxMessage, message_id, "message")
     if m.status not in ("failed", CANCELLED):
         raise ValueError(f"message {message_id} is {m.status}: only failed or cancelled messages are retried")
     m.status, m.attempts, m.next_attempt_at, m.claim, m.lease_until = PENDING, 0, now, None, None

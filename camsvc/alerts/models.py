@@ -28,6 +28,7 @@ from camsvc.models import UTCDateTime, utcnow
 ROLES = ("technician", "duty", "owner", "other")
 LANGUAGES = ("vi", "en")
 ALERT_STATES = ("down", "degraded")
+CAMERA_KINDS = ("roadside", "household")
 
 # message kinds
 ALERT = "alert"  # first message about an incident
@@ -188,15 +189,43 @@ class AlertKV(SQLModel, table=True):
 
 
 # ---------------------------------------------------------------------------------------------- schemas
-def _check_list(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
+# The one validation path for contact and rule input: the API's create and update schemas and the contacts
+# file (camsvc/alerts/contacts.py) all call these. ``None`` (a field an update leaves alone) passes.
+def check_choices(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
     bad = [v for v in values if v not in allowed]
     if bad:
         raise ValueError(f"unknown {what} {', '.join(map(repr, bad))}; allowed: {', '.join(allowed)}")
     return values
 
 
-def _clean(values: list[str]) -> list[str]:
-    return [v.strip() for v in values if v and v.strip()]
+def check_kinds(values: list[str] | None) -> list[str] | None:
+    return None if values is None else check_choices(values, CAMERA_KINDS, "camera kind")
+
+
+def check_states(values: list[str] | None) -> list[str] | None:
+    return None if values is None else check_choices(values, ALERT_STATES, "state")
+
+
+def check_role(v: str | None) -> str | None:
+    if v is not None and v not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {v!r}")
+    return v
+
+
+def check_language(v: str | None) -> str | None:
+    if v is not None and v not in LANGUAGES:
+        raise ValueError(f"language must be 'vi' or 'en', not {v!r}")
+    return v
+
+
+def _clean(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [v.strip() for v in values if v and v.strip()]
+
+
+def _check_url(v: str) -> str:
+    from camsvc.alerts.channels import check_url
+
+    return check_url(v)
 
 
 class ChannelCreate(SQLModel):
@@ -207,9 +236,7 @@ class ChannelCreate(SQLModel):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        from camsvc.alerts.channels import check_url
-
-        return check_url(v)
+        return _check_url(v)
 
 
 class ChannelUpdate(SQLModel):
@@ -220,9 +247,7 @@ class ChannelUpdate(SQLModel):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        from camsvc.alerts.channels import check_url
-
-        return check_url(v) if v is not None else v
+        return _check_url(v) if v is not None else v
 
 
 class ChannelPublic(SQLModel):
@@ -249,20 +274,9 @@ class RuleBase(SQLModel):
     reminders: bool = True
     enabled: bool = True
 
-    @field_validator("hamlets", "camera_ids", "causes")
-    @classmethod
-    def _strip(cls, v: list[str]) -> list[str]:
-        return _clean(v)
-
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, v: list[str]) -> list[str]:
-        return _check_list(_clean(v), ("roadside", "household"), "camera kind")
-
-    @field_validator("states")
-    @classmethod
-    def _states(cls, v: list[str]) -> list[str]:
-        return _check_list(_clean(v), ALERT_STATES, "state")
+    _strip = field_validator("hamlets", "camera_ids", "causes")(_clean)
+    _kinds = field_validator("kinds")(lambda v: check_kinds(_clean(v)))
+    _states = field_validator("states")(lambda v: check_states(_clean(v)))
 
 
 class RuleCreate(RuleBase):
@@ -283,15 +297,8 @@ class RuleUpdate(SQLModel):
     reminders: bool | None = None
     enabled: bool | None = None
 
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else _check_list(_clean(v), ("roadside", "household"), "camera kind")
-
-    @field_validator("states")
-    @classmethod
-    def _states(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else _check_list(_clean(v), ALERT_STATES, "state")
+    _kinds = field_validator("kinds")(lambda v: check_kinds(_clean(v)))
+    _states = field_validator("states")(lambda v: check_states(_clean(v)))
 
 
 class RulePublic(RuleBase):
@@ -306,19 +313,8 @@ class ContactBase(SQLModel):
     enabled: bool = True
     notes: str = Field(default="", max_length=2000)
 
-    @field_validator("role")
-    @classmethod
-    def _role(cls, v: str) -> str:
-        if v not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {v!r}")
-        return v
-
-    @field_validator("language")
-    @classmethod
-    def _lang(cls, v: str) -> str:
-        if v not in LANGUAGES:
-            raise ValueError(f"language must be 'vi' or 'en', not {v!r}")
-        return v
+    _role = field_validator("role")(check_role)
+    _lang = field_validator("language")(check_language)
 
 
 class ContactCreate(ContactBase):
@@ -332,19 +328,8 @@ class ContactUpdate(SQLModel):
     enabled: bool | None = None
     notes: str | None = None
 
-    @field_validator("role")
-    @classmethod
-    def _role(cls, v: str | None) -> str | None:
-        if v is not None and v not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {v!r}")
-        return v
-
-    @field_validator("language")
-    @classmethod
-    def _lang(cls, v: str | None) -> str | None:
-        if v is not None and v not in LANGUAGES:
-            raise ValueError(f"language must be 'vi' or 'en', not {v!r}")
-        return v
+    _role = field_validator("role")(check_role)
+    _lang = field_validator("language")(check_language)
 
 
 class ContactPublic(ContactBase):

@@ -42,7 +42,7 @@ def in_maintenance(
     windows: list[MaintenanceWindow], cam: CameraEntry, now: dt.datetime, tz: str
 ) -> MaintenanceWindow | None:
     try:
-        from camsvc.alerts.maintenance import active_for
+        from camsvc.health.maintenance import active_for
     except ImportError:  # pragma: no cover - alerts package not installed
         return None
     found: MaintenanceWindow | None = active_for(windows, cam.id, cam.hamlet, now, tz)

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from camsvc.alerts.dispatch import Dispatcher
-from camsvc.alerts.maintenance import active_for
 from camsvc.alerts.models import Contact, ContactChannel, OutboxMessage, RoutingRule
 from camsvc.config import Settings
 from camsvc.db import session_scope
+from camsvc.health.maintenance import active_for
 from camsvc.health.outages import record_check
 from camsvc.health.state import Observation, Thresholds
 from camsvc.models import Camera, CameraKind, Check, MaintenanceWindow

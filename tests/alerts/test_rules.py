@@ -8,10 +8,10 @@ import pytest
 
 from camsvc.alerts import messages as msgs
 from camsvc.alerts.grouping import group_key, likely_shared_cause
-from camsvc.alerts.maintenance import WindowCreate, active_for, parse_weekdays
 from camsvc.alerts.models import RoutingRule
 from camsvc.alerts.routing import Subject, hour_ok, route
 from camsvc.alerts.signing import make_token, read_token
+from camsvc.health.maintenance import WindowCreate, active_for, parse_weekdays
 from camsvc.models import MaintenanceWindow
 
 TZ = "Asia/Ho_Chi_Minh"

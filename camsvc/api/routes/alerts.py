@@ -22,7 +22,6 @@ from sqlmodel import Session, col, select
 
 from camsvc.alerts import contacts as mgmt
 from camsvc.alerts import incidents as inc_ops
-from camsvc.alerts import maintenance as mnt
 from camsvc.alerts import messages as msgs
 from camsvc.alerts.models import (
     AckRequest,
@@ -46,6 +45,8 @@ from camsvc.alerts.models import (
 )
 from camsvc.alerts.signing import read_token, signing_key
 from camsvc.api.deps import SessionDep, SettingsDep
+from camsvc.errors import get_or_raise
+from camsvc.health import maintenance as mnt
 from camsvc.models import Camera, MaintenanceWindow
 
 api = APIRouter(prefix="/api", tags=["alerts"])
@@ -54,10 +55,6 @@ pages = APIRouter(tags=["alerts"])
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _not_found(exc: LookupError) -> HTTPException:
-    return HTTPException(404, str(exc.args[0]) if exc.args else "not found")
 
 
 def _registry_changed(request: Request) -> None:
@@ -129,18 +126,14 @@ def import_contacts(body: ImportRequest, session: SessionDep) -> ImportResponse:
 
 @api.get("/contacts/{contact_id}", response_model=ContactPublic)
 def get_contact(contact_id: int, session: SessionDep) -> ContactPublic:
-    try:
-        return mgmt.contact_public(session, mgmt.get_contact(session, contact_id))
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    return mgmt.contact_public(session, mgmt.get_contact(session, contact_id))
 
 
 @api.patch("/contacts/{contact_id}", response_model=ContactPublic)
 def update_contact(contact_id: int, body: ContactUpdate, session: SessionDep) -> ContactPublic:
+    contact = mgmt.get_contact(session, contact_id)
     try:
-        c = mgmt.update_contact(session, mgmt.get_contact(session, contact_id), body, _now())
-    except LookupError as exc:
-        raise _not_found(exc) from None
+        c = mgmt.update_contact(session, contact, body, _now())
     except mgmt.ConfigError as exc:
         raise HTTPException(409, str(exc)) from None
     return mgmt.contact_public(session, c)
@@ -148,10 +141,7 @@ def update_contact(contact_id: int, body: ContactUpdate, session: SessionDep) ->
 
 @api.delete("/contacts/{contact_id}", status_code=204)
 def delete_contact(contact_id: int, session: SessionDep) -> Response:
-    try:
-        mgmt.delete_contact(session, mgmt.get_contact(session, contact_id))
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    mgmt.delete_contact(session, mgmt.get_contact(session, contact_id))
     return Response(status_code=204)
 
 
@@ -160,45 +150,32 @@ def contact_deliveries(
     contact_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> list[MessagePublic]:
     """Messages sent (or being sent) to this contact, newest first, each with its attempts."""
-    if session.get(Contact, contact_id) is None:
-        raise HTTPException(404, f"contact {contact_id} not found")
+    get_or_raise(session, Contact, contact_id, "contact")
     return inc_ops.messages_for_contact(session, contact_id, limit)
 
 
 @api.post("/contacts/{contact_id}/channels", response_model=ChannelPublic, status_code=201)
 def add_channel(contact_id: int, body: ChannelCreate, session: SessionDep) -> ChannelPublic:
-    try:
-        ch = mgmt.add_channel(session, mgmt.get_contact(session, contact_id), body, _now())
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    ch = mgmt.add_channel(session, mgmt.get_contact(session, contact_id), body, _now())
     return mgmt.channel_public(ch)
 
 
 @api.patch("/channels/{channel_id}", response_model=ChannelPublic)
 def update_channel(channel_id: int, body: ChannelUpdate, session: SessionDep) -> ChannelPublic:
-    try:
-        ch = mgmt.update_channel(session, mgmt.get_channel(session, channel_id), body)
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    ch = mgmt.update_channel(session, mgmt.get_channel(session, channel_id), body)
     return mgmt.channel_public(ch)
 
 
 @api.delete("/channels/{channel_id}", status_code=204)
 def delete_channel(channel_id: int, session: SessionDep) -> Response:
-    try:
-        session.delete(mgmt.get_channel(session, channel_id))
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    session.delete(mgmt.get_channel(session, channel_id))
     return Response(status_code=204)
 
 
 @api.post("/channels/{channel_id}/test", response_model=ChannelTestResult)
 def test_channel(channel_id: int, session: SessionDep) -> ChannelTestResult:
     """Send a test message now; reports success or the channel's own error (secrets removed)."""
-    try:
-        ch = mgmt.get_channel(session, channel_id)
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    ch = mgmt.get_channel(session, channel_id)
     contact = session.get(Contact, ch.contact_id)
     return mgmt.test_channel(ch, contact.language if contact else "vi")
 
@@ -214,26 +191,17 @@ def list_rules(session: SessionDep, contact_id: int | None = None) -> list[RuleP
 
 @api.post("/routing-rules", response_model=RulePublic, status_code=201)
 def create_rule(body: RuleCreate, session: SessionDep) -> RulePublic:
-    try:
-        return mgmt.rule_public(mgmt.add_rule(session, body, _now()))
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    return mgmt.rule_public(mgmt.add_rule(session, body, _now()))
 
 
 @api.patch("/routing-rules/{rule_id}", response_model=RulePublic)
 def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep) -> RulePublic:
-    try:
-        return mgmt.rule_public(mgmt.update_rule(session, mgmt.get_rule(session, rule_id), body))
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    return mgmt.rule_public(mgmt.update_rule(session, mgmt.get_rule(session, rule_id), body))
 
 
 @api.delete("/routing-rules/{rule_id}", status_code=204)
 def delete_rule(rule_id: int, session: SessionDep) -> Response:
-    try:
-        session.delete(mgmt.get_rule(session, rule_id))
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    session.delete(mgmt.get_rule(session, rule_id))
     return Response(status_code=204)
 
 
@@ -252,44 +220,32 @@ def list_incidents(
 
 @api.get("/incidents/{incident_id}", response_model=IncidentPublic)
 def get_incident(incident_id: int, session: SessionDep, settings: SettingsDep) -> IncidentPublic:
-    inc = session.get(Incident, incident_id)
-    if inc is None:
-        raise HTTPException(404, f"incident {incident_id} not found")
+    inc = get_or_raise(session, Incident, incident_id, "incident")
     return inc_ops.incident_public(session, inc, settings.default_language)
 
 
 @api.get("/incidents/{incident_id}/deliveries", response_model=list[MessagePublic])
 def incident_deliveries(incident_id: int, session: SessionDep) -> list[MessagePublic]:
-    if session.get(Incident, incident_id) is None:
-        raise HTTPException(404, f"incident {incident_id} not found")
+    get_or_raise(session, Incident, incident_id, "incident")
     return inc_ops.messages_for_incident(session, incident_id)
 
 
 @api.post("/incidents/{incident_id}/ack", response_model=AckResult)
 def ack_incident(incident_id: int, body: AckRequest, session: SessionDep) -> AckResult:
     """Acknowledge: stops reminders and escalation, records who and when (also on each outage)."""
-    try:
-        return inc_ops.acknowledge_incident(session, incident_id, body.by, _now())
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    return inc_ops.acknowledge_incident(session, incident_id, body.by, _now())
 
 
 @api.post("/outages/{outage_id}/ack", response_model=AckResult)
 def ack_outage(outage_id: int, body: AckRequest, session: SessionDep) -> AckResult:
     """Acknowledge from the dashboard's outage view: acknowledges the incident holding the outage."""
-    try:
-        return inc_ops.acknowledge_outage(session, outage_id, body.by, _now())
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    return inc_ops.acknowledge_outage(session, outage_id, body.by, _now())
 
 
 @api.get("/outages/{outage_id}/deliveries", response_model=list[MessagePublic])
 def outage_deliveries(outage_id: int, session: SessionDep) -> list[MessagePublic]:
     """Every message that told someone about this outage, each with its attempts."""
-    try:
-        return inc_ops.messages_for_outage(session, outage_id)
-    except LookupError as exc:
-        raise _not_found(exc) from None
+    return inc_ops.messages_for_outage(session, outage_id)
 
 
 class AlertStatus(BaseModel):
@@ -322,8 +278,6 @@ def retry_message(message_id: int, session: SessionDep) -> MessagePublic:
     """Queue a failed (or cancelled) message again."""
     try:
         m = inc_ops.retry_message(session, message_id, _now())
-    except LookupError as exc:
-        raise _not_found(exc) from None
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from None
     return inc_ops.message_public(m, [])
@@ -377,9 +331,7 @@ def create_window(
 
 @api.get("/maintenance/{window_id}", response_model=mnt.WindowPublic)
 def get_window(window_id: int, session: SessionDep, settings: SettingsDep) -> mnt.WindowPublic:
-    w = session.get(MaintenanceWindow, window_id)
-    if w is None:
-        raise HTTPException(404, f"maintenance window {window_id} not found")
+    w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
     return mnt.public(w, _now(), settings.timezone)
 
 
@@ -387,9 +339,7 @@ def get_window(window_id: int, session: SessionDep, settings: SettingsDep) -> mn
 def replace_window(
     window_id: int, body: mnt.WindowUpdate, session: SessionDep, settings: SettingsDep, request: Request
 ) -> mnt.WindowPublic:
-    w = session.get(MaintenanceWindow, window_id)
-    if w is None:
-        raise HTTPException(404, f"maintenance window {window_id} not found")
+    w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
     _check_scope(session, body)
     now = _now()
     try:
@@ -416,9 +366,7 @@ def replace_window(
 
 @api.delete("/maintenance/{window_id}", status_code=204)
 def delete_window(window_id: int, session: SessionDep, request: Request) -> Response:
-    w = session.get(MaintenanceWindow, window_id)
-    if w is None:
-        raise HTTPException(404, f"maintenance window {window_id} not found")
+    w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
     session.delete(w)
     session.commit()
     _registry_changed(request)
