@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from camsvc.config import Settings
-from camsvc.web.sample import Sample
+from camsvc.bench.sample import Sample
 from tests.web.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,7 +42,7 @@ class Dash:
 
 def _fleet(tmp: Path) -> tuple[Settings, Engine, Sample, dt.datetime]:
     from camsvc.db import make_engine, upgrade
-    from camsvc.web.sample import fill
+    from camsvc.bench.sample import fill
 
     settings = Settings(data_dir=tmp, tile_url=NO_TILES)
     engine = make_engine(settings.db_url)

@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's chromium) against the real app and a real SQLite fleet.
 
-Every state on the page comes from checks written through ``record_check`` (camsvc.web.sample), so what is
+Every state on the page comes from checks written through ``record_check`` (camsvc.bench.sample), so what is
 asserted is the whole path: checks -> status/outages -> API -> page.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import Session, select
 
 from camsvc.models import Camera, HealthState
-from camsvc.web.sample import write_check
+from camsvc.bench.sample import write_check
 from tests.web.conftest import CAMERAS, Dash
 
 pytestmark = pytest.mark.browser

@@ -1,4 +1,4 @@
-"""``python -m camsvc.web.bench`` (or ``camsvc bench web`` once registered): what one open dashboard costs.
+"""``python -m camsvc.bench.web`` (or ``camsvc bench web`` once registered): what one open dashboard costs.
 
 For each fleet size (default 240 and 10,000 cameras) it fills a real database through ``record_check``
 (cached under ``~/.cache/camsvc/web-bench/``), runs ``camsvc serve`` with the scheduler off, and keeps the
@@ -38,7 +38,7 @@ from camsvc.models import CameraStatus, HealthState
 log = logging.getLogger(__name__)
 
 CACHE = Path.home() / ".cache" / "camsvc" / "web-bench"
-DATA_VERSION = 2  # bump when camsvc.web.sample changes what it writes
+DATA_VERSION = 2  # bump when camsvc.bench.sample changes what it writes
 NO_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 
 
@@ -46,7 +46,7 @@ def prepare(cameras: int, seed: int = 1) -> Path:
     """A data dir holding ``cameras`` cameras in realistic states (built once, then reused)."""
     from camsvc.config import load_settings
     from camsvc.db import make_engine, upgrade
-    from camsvc.web.sample import fill
+    from camsvc.bench.sample import fill
 
     d = CACHE / f"{cameras}-s{seed}-v{DATA_VERSION}"
     done = d / "ready"
@@ -91,7 +91,7 @@ class Activity:
         self.engine.dispose()
 
     def _run(self) -> None:
-        from camsvc.web.sample import write_check
+        from camsvc.bench.sample import write_check
 
         per_s = max(1, len(self.ids) // 60)
         for tick in range(1, 100001):  # bounded: ~27 h at one tick a second

@@ -1,6 +1,6 @@
 """Measure the simulator: cold/warm start-up, idle CPU, CPU with every camera pulled at once.
 
-``camsvc simulate bench`` (or ``python -m camsvc.simulate bench``) prints a table and writes JSON to
+``camsvc bench simulator`` (or ``camsvc simulate bench``) prints a table and writes JSON to
 ``bench-results/simulator.json``. Clients are OpenCV with the prober's settings (FACTS.md).
 """
 

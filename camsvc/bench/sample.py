@@ -1,8 +1,8 @@
 """A realistic dashboard data set: the simulator's fleet imported into the registry, and states made real by
 writing checks through ``record_check`` (the same code path as the service). Used by the browser tests and
-``python -m camsvc.web.bench``; also handy to look at the dashboard without the simulator::
+``python -m camsvc.bench.web``; also handy to look at the dashboard without the simulator::
 
-    python -m camsvc.web.sample --data-dir /tmp/dash --cameras 240 && \
+    python -m camsvc.bench.sample --data-dir /tmp/dash --cameras 240 && \
         CAMSVC_DATA_DIR=/tmp/dash camsvc serve --no-scheduler   # (or any way to start the app)
 """
 
