@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 DOWN_CAUSES = ("timeout", "refused", "auth", "not_found", "stalled", "decode_error")
 PICTURE_FAULTS = ("covered", "blurred", "frozen", "turned", "black", "snow")
-FOOTAGE = Path.home() / ".cache" / "camsvc" / "footage"
 
 
 @dataclass
@@ -59,7 +58,10 @@ def pictures() -> list[bytes]:
         import cv2
     except ImportError:  # pragma: no cover
         return []
-    paths = sorted(FOOTAGE.glob("*.jpg"))
+    from camsvc.paths import cache_dir
+    from camsvc.simulate.footage import footage_dir
+
+    paths = sorted(footage_dir(cache_dir()).glob("*.jpg"))
     if not paths:
         import skimage
 

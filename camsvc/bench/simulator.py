@@ -246,7 +246,7 @@ def raw_pull_all(urls: list[str], seconds: float) -> list[tuple[bool, int]]:
 def run(
     roadside: int = 40, household: int = 200, pull_s: float = 5.0, probe_threads: int = 64, cold: bool = True
 ) -> dict[str, Any]:
-    from camsvc.config import load_settings
+    from camsvc.paths import cache_dir
     from camsvc.simulate import footage
     from camsvc.simulate.harness import Simulator
 
@@ -258,7 +258,7 @@ def run(
     if cold:  # every scene from the source footage into an empty cache (footage copied, not fetched)
         cache = Path(tempfile.mkdtemp(prefix="camsvc-cold-cache-"))
         try:
-            main_cache = load_settings().simulator.cache_dir
+            main_cache = cache_dir()
             src = footage.ensure_sources(main_cache)
             shutil.copytree(src, footage.footage_dir(cache))
             t0 = time.monotonic()

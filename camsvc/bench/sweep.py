@@ -135,9 +135,9 @@ def _script_tool() -> tuple[list[str], str]:
     ffprobe = shutil.which("ffprobe")
     if ffprobe:
         return [ffprobe, "-v", "error", "-show_streams", "-select_streams", "v:0"], "ffprobe"
-    import imageio_ffmpeg
+    from camsvc.paths import ffmpeg_exe
 
-    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    exe = ffmpeg_exe()
     return [exe, "-hide_banner", "-loglevel", "error", "-nostdin"], "ffmpeg -frames:v 1 (no ffprobe on PATH)"
 
 

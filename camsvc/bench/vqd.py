@@ -31,9 +31,12 @@ import click
 import cv2
 import numpy as np
 
+from camsvc.paths import cache_dir as settings_cache_dir
+from camsvc.paths import ffmpeg_exe
+from camsvc.simulate.footage import footage_dir
+
 log = logging.getLogger(__name__)
 
-FOOTAGE_DIR = Path.home() / ".cache" / "camsvc" / "footage"
 VIEW_W = 640
 CANVAS_W = 1024
 FPS = 5
@@ -53,14 +56,15 @@ def skimage_data_dir() -> Path:
 
 
 def footage_path(name: str) -> Path:
-    """A footage file by name: ~/.cache/camsvc/footage first, then scikit-image's data directory."""
-    p = FOOTAGE_DIR / name
+    """A footage file by name: the simulator's footage in the cache first, then scikit-image's data."""
+    fdir = footage_dir(settings_cache_dir())
+    p = fdir / name
     if p.exists():
         return p
     q = skimage_data_dir() / name
     if q.exists():
         return q
-    raise FileNotFoundError(f"footage {name!r} not found in {FOOTAGE_DIR} nor in scikit-image's data")
+    raise FileNotFoundError(f"footage {name!r} not found in {fdir} nor in scikit-image's data")
 
 
 @lru_cache(maxsize=16)
@@ -533,12 +537,6 @@ def render_one(scene: Scene, spec: ClipSpec, i: int, t: float, k: int) -> np.nda
 
 
 # ----------------------------------------------------------------------------------- encoding
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def encode_clip(spec: ClipSpec, cache_dir: Path) -> Path:
@@ -1067,7 +1065,7 @@ def print_report(res: dict[str, Any], echo: Callable[[str], None] = click.echo) 
     "--cache-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where encoded clips are kept (default ~/.cache/camsvc/vqd)",
+    help="Where encoded clips are kept (default: vqd/ in the cache dir, camsvc.paths)",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("bench-results/vqd.json"), show_default=True
@@ -1103,7 +1101,7 @@ def vqd(
         if bad:
             raise click.BadParameter(f"unknown scenes {bad}; known: {', '.join(SCENE_BY_NAME)}")
         chosen = [SCENE_BY_NAME[n] for n in names]
-    cache = cache_dir or (Path.home() / ".cache" / "camsvc" / "vqd")
+    cache = cache_dir or (settings_cache_dir() / "vqd")
     plan = clip_plan(chosen)
     t0 = time.monotonic()
     paths: dict[str, Path] = {}

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from camsvc.paths import ffmpeg_exe
 from camsvc.simulate.faults import RTSP_PICTURE_FILTERS
 
 log = logging.getLogger(__name__)
@@ -100,12 +101,6 @@ class SceneFiles:
     main: Clip
     sub: Clip
     jpeg_dir: Path
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def _recipe_hash(*parts: object) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from camsvc import paths
 from camsvc.simulate import footage
 from camsvc.simulate.camera import CameraFront, bind_socket
 from camsvc.simulate.faults import (
@@ -46,7 +47,7 @@ class SimConfig:
     base_port: int = 20000  # 0: any free consecutive range
     rtsp_port: int = 8554  # 0: any free port
     control_port: int = 8560  # 0: any free port
-    cache_dir: Path = Path.home() / ".cache" / "camsvc"
+    cache_dir: Path = field(default_factory=paths.cache_dir)
     out_dir: Path = Path("data/simulator")
     extra_streams: dict[str, Path] = field(default_factory=dict)
     ready_file: Path | None = None

@@ -13,18 +13,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-FOOTAGE = Path.home() / ".cache" / "camsvc" / "footage"
+from camsvc.paths import cache_dir
+from camsvc.simulate.footage import footage_dir
+
 MAX_HANDLER_S = 30.0  # every handler gives up after this long
 
 
 def footage_jpeg(name: str = "leuvenA.jpg", width: int = 640) -> bytes:
     """A real street photo as JPEG, scaled to *width* (falls back to a drawn picture if absent)."""
-    img = cv2.imread(str(FOOTAGE / name))
+    img = cv2.imread(str(footage_dir(cache_dir()) / name))
     if img is None:
         img = np.zeros((360, 640, 3), np.uint8)
         cv2.putText(img, "camsvc", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 3, (255, 255, 255), 5)

@@ -519,15 +519,15 @@ def test_serve_cli_prints_redacted_urls_and_stops_cleanly(tmp_path: Any) -> None
 
 
 def test_extra_streams_and_no_orphans_after_stop(tmp_path: Any, sim: Simulator) -> None:
-    from camsvc.config import Settings
+    from camsvc.paths import cache_dir, ffmpeg_exe
     from camsvc.simulate import footage
 
     # A containered (MP4) copy of real footage, as the picture-health benchmark would hand over.
-    cache_main = footage.ensure_scene(Settings().simulator.cache_dir, "street-a").sub.path
+    cache_main = footage.ensure_scene(cache_dir(), "street-a").sub.path
     mp4 = tmp_path / "corpus.mp4"
     subprocess.run(
         [
-            footage.ffmpeg_exe(),
+            ffmpeg_exe(),
             "-loglevel",
             "error",
             "-y",

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from camsvc.config import Settings
 from camsvc.bench.sample import Sample
+from camsvc.config import Settings
 from tests.web.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,8 +41,8 @@ class Dash:
 
 
 def _fleet(tmp: Path) -> tuple[Settings, Engine, Sample, dt.datetime]:
-    from camsvc.db import make_engine, upgrade
     from camsvc.bench.sample import fill
+    from camsvc.db import make_engine, upgrade
 
     settings = Settings(data_dir=tmp, tile_url=NO_TILES)
     engine = make_engine(settings.db_url)

@@ -22,9 +22,9 @@ alerts_models = pytest.importorskip("camsvc.alerts.models")
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     from camsvc.app import create_app
+    from camsvc.bench.sample import fill
     from camsvc.config import Settings
     from camsvc.db import make_engine, upgrade
-    from camsvc.bench.sample import fill
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("small"), tile_url=NO_TILES)
     engine = make_engine(settings.db_url)

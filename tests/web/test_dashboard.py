@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from camsvc.models import Camera, HealthState
 from camsvc.bench.sample import write_check
+from camsvc.models import Camera, HealthState
 from tests.web.conftest import CAMERAS, Dash
 
 pytestmark = pytest.mark.browser
