@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import httpx
 
 RESULTS_DIR = Path("bench-results")
 _TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port() -> int:
@@ -28,38 +29,81 @@ def free_port() -> int:
         return port
 
 
-def _children(pid: int) -> list[int]:
-    out = []
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (index 1: ppid, 11-14: utime stime cutime cstime)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every process now: pid -> (parent pid, CPU seconds of it and of its reaped descendants)."""
+    out: dict[int, tuple[int, float]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
+        fields = _stat(int(d))
         try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
+            if fields is not None:
+                ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+                out[int(d)] = (int(fields[1]), ticks / _TICK)
+        except (IndexError, ValueError):
             continue
     return out
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User+system CPU of a process and all its live descendants (Linux /proc)."""
-    total = 0.0
-    stack, seen = [pid], set[int]()
-    while stack and len(seen) < 10000:
+def descendants(pid: int, exclude: Iterable[int] = ()) -> list[int]:
+    """*pid* and every live process below it, leaving out the subtrees rooted at *exclude*."""
+    return _walk(pid, _processes(), set(exclude))
+
+
+def _walk(pid: int, procs: dict[int, tuple[int, float]], exclude: set[int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for p, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(p)
+    out: list[int] = []
+    stack = [pid]
+    while stack and len(out) < 100_000:
         p = stack.pop()
-        if p in seen:
+        if p in exclude:
             continue
-        seen.add(p)
+        out.append(p)
+        stack.extend(children.get(p, ()))
+    return out
+
+
+def tree_cpu_seconds(pid: int, exclude: Iterable[int] = ()) -> float:
+    """User+system CPU seconds of process *pid* and all its descendants: those alive now (threads included)
+    and those that ended and were reaped (counted in their parent's cutime/cstime). Live subtrees rooted at
+    *exclude* are left out (e.g. the simulator, when the measured tree is the benchmark itself).
+
+    The one measure of a process tree's CPU for every benchmark: take it before and after, subtract.
+    """
+    procs = _processes()
+    return sum(procs[p][1] for p in _walk(pid, procs, set(exclude)) if p in procs)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of *pid* alone (its threads, not its children); 0.0 if it is gone."""
+    fields = _stat(pid)
+    try:
+        return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0
+    except (IndexError, ValueError):
+        return 0.0
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of *pid* and its live descendants, in MB."""
+    total = 0
+    for p in descendants(pid):
         try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _TICK
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue
-        stack.extend(_children(p))
-    return total
+    return total / 1e6
 
 
 def pct(values: list[float], q: float) -> float:
