@@ -11,13 +11,24 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 RESULTS_DIR = Path("bench-results")
+# Debian's chromium, driven by Playwright (the web benchmark and the browser tests; never a downloaded one).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -104,6 +115,11 @@ def tree_rss_mb(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total / 1e6
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium through a started Playwright (``sync_playwright()``): a Browser, close it after."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -197,6 +213,36 @@ class ServiceProcess:
 def service(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[ServiceProcess]:
     with ServiceProcess(data_dir, port, env) as svc:
         yield svc
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.1) -> bool:
+    """Poll *predicate* every *interval_s* until it is truthy or *timeout_s* have passed (then once more)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return bool(predicate())
+
+
+def import_fleet(data_dir: Path, fleet_csv: Path, **camera_values: Any) -> None:
+    """A migrated database in *data_dir* holding the simulator's fleet (*fleet_csv*), every camera's own
+    check interval cleared so the service default applies, and *camera_values* set on every camera."""
+    import sqlalchemy as sa
+
+    from camsvc.cameras import import_cameras
+    from camsvc.config import Settings
+    from camsvc.db import make_engine, session_scope, upgrade
+    from camsvc.models import Camera
+
+    engine = make_engine(Settings(data_dir=data_dir).db_url)
+    try:
+        upgrade(engine)
+        with session_scope(engine) as s:
+            import_cameras(s, fleet_csv.read_bytes(), "csv")
+            s.execute(sa.update(Camera).values(check_interval_s=None, **camera_values))
+    finally:
+        engine.dispose()
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:

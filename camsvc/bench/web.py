@@ -32,7 +32,15 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from camsvc.bench.common import free_port, pct, service, table, tree_cpu_seconds, write_json
+from camsvc.bench.common import (
+    free_port,
+    launch_chromium,
+    pct,
+    service,
+    table,
+    tree_cpu_seconds,
+    write_json,
+)
 from camsvc.models import CameraStatus, HealthState
 from camsvc.paths import cache_dir
 
@@ -204,17 +212,8 @@ def poll(base: str, pid: int, mode: str, refresh_s: float, seconds: float) -> di
 def browser(base: str, refresh_s: float, seconds: float) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        b = launch_chromium(p)
         try:
             page = b.new_page(viewport={"width": 1440, "height": 900})
             cdp = page.context.new_cdp_session(page)
