@@ -17,6 +17,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from camsvc.bench.common import free_port, wait_until
 from camsvc.paths import cache_dir
 from camsvc.simulate.footage import footage_dir
 
@@ -93,11 +94,7 @@ class TinyServer:
 
 def refused_port() -> int:
     """A port on 127.0.0.1 where nothing listens."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port()
 
 
 def read_head(conn: socket.socket, server: TinyServer, timeout: float = 5.0) -> bytes:
@@ -122,9 +119,7 @@ def header(head: bytes, name: str) -> str | None:
 
 
 def wait_stop(server: TinyServer, seconds: float = MAX_HANDLER_S) -> None:
-    end = time.monotonic() + seconds
-    while server.running and time.monotonic() < end:
-        time.sleep(0.05)
+    wait_until(lambda: not server.running, seconds, 0.05)
 
 
 # --- handlers -------------------------------------------------------------------------------------------
