@@ -96,12 +96,7 @@ def load_vtest(start: int = 0, count: int = 795) -> tuple[np.ndarray, ...]:
         if not cap.isOpened():
             raise FileNotFoundError("cannot open vtest.avi")
         cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        out = []
-        for _ in range(count):
-            ok, f = cap.read()
-            if not ok:
-                break
-            out.append(f)
+        out = _read_frames(cap, count)
     finally:
         cap.release()
     if not out:
@@ -485,18 +480,23 @@ def encode_clip(spec: ClipSpec, cache_dir: Path) -> Path:
     return path
 
 
+def _read_frames(cap: Any, limit: int) -> list[np.ndarray]:
+    """Up to *limit* frames from an open cv2.VideoCapture, stopping at the first failed read."""
+    out: list[np.ndarray] = []
+    for _ in range(limit):
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(f)
+    return out
+
+
 def decode_clip(path: Path) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
-    out: list[np.ndarray] = []
     try:
-        for _ in range(10_000):
-            ok, f = cap.read()
-            if not ok:
-                break
-            out.append(f)
+        return _read_frames(cap, 10_000)
     finally:
         cap.release()
-    return out
 
 
 # ----------------------------------------------------------------------------------- checks

@@ -118,6 +118,21 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _building(d: Path) -> Iterator[Path]:
+    """A temporary directory beside *d* that replaces *d*, marked done, when the block succeeds."""
+    tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
+    try:
+        yield tmp
+        (tmp / "done").write_text(f"{time.time():.0f}\n")
+        if d.exists():
+            shutil.rmtree(d)
+        tmp.rename(d)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _run_ffmpeg(args: list[str], what: str, timeout_s: float = 300) -> None:
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
@@ -233,8 +248,7 @@ def ensure_scene(cache_dir: Path, scene: str) -> SceneFiles:
             return files
         ensure_sources(cache_dir)
         t0 = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
-        try:
+        with _building(d) as tmp:
             (tmp / "jpeg").mkdir()
             in_args, chain = _scene_input(SCENES[scene], cache_dir)
             sw, sh = SUB_SIZE
@@ -268,13 +282,6 @@ def ensure_scene(cache_dir: Path, scene: str) -> SceneFiles:
                 ],
                 f"scene {scene}",
             )
-            (tmp / "done").write_text(f"{time.time():.0f}\n")
-            if d.exists():
-                shutil.rmtree(d)
-            tmp.rename(d)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         log.info("encoded scene %s in %.1f s", scene, time.monotonic() - t0)
     return files
 
@@ -309,8 +316,7 @@ def fault_clips(cache_dir: Path, scene: str, fault: str) -> tuple[Clip, Clip]:
         if (d / "done").is_file():
             return main, sub
         t0 = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
-        try:
+        with _building(d) as tmp:
             w, h = MAIN_SIZE
             sw, sh = SUB_SIZE
             frames = max(2, int(FAULT_LOOP_S * fps))
@@ -353,13 +359,6 @@ def fault_clips(cache_dir: Path, scene: str, fault: str) -> tuple[Clip, Clip]:
                 ],
                 f"scene {scene} fault {fault}",
             )
-            (tmp / "done").write_text(f"{time.time():.0f}\n")
-            if d.exists():
-                shutil.rmtree(d)
-            tmp.rename(d)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         log.info("encoded %s variant of scene %s in %.1f s", fault, scene, time.monotonic() - t0)
     return main, sub
 

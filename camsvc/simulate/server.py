@@ -113,20 +113,14 @@ class Simulator:
                 await self.gst.start()
                 for s in rtsp_specs:
                     files = self.scene_files[s.scene]
-                    await self.gst.call(
-                        "mount",
-                        path=f"/{s.id}/main",
-                        file=str(files.main.path),
-                        fps=files.main.fps,
-                        phase=s.phase_s,
-                    )
-                    await self.gst.call(
-                        "mount",
-                        path=f"/{s.id}/sub",
-                        file=str(files.sub.path),
-                        fps=files.sub.fps,
-                        phase=s.phase_s,
-                    )
+                    for which, clip in (("main", files.main), ("sub", files.sub)):
+                        await self.gst.call(
+                            "mount",
+                            path=f"/{s.id}/{which}",
+                            file=str(clip.path),
+                            fps=clip.fps,
+                            phase=s.phase_s,
+                        )
                 for name, clip in extra.items():
                     await self.gst.call(
                         "mount", path=f"/{name}", file=str(clip.path), fps=clip.fps, phase=0.0

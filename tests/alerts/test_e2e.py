@@ -14,7 +14,7 @@ import pytest
 
 from camsvc.bench.common import ServiceProcess, free_port, wait_until
 from tests.alerts.receivers import SmtpSink
-from tests.utils.service import fleet_service
+from tests.utils.service import fleet_service, quick_checks_env
 from tests.utils.simulator import simulator_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -26,12 +26,7 @@ GROUP_WAIT = 15.0
 # measured by `camsvc bench alerts`)
 ALERT_S = INTERVAL + RETRY + 2 * BUDGET + GROUP_WAIT + 60
 ENV = {
-    "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
-    "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(RETRY),
-    "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
-    "CAMSVC_PROBE__BUDGET_S": str(BUDGET),
-    "CAMSVC_PROBE__OPEN_TIMEOUT_S": "3",
-    "CAMSVC_PROBE__READ_TIMEOUT_S": "2",
+    **quick_checks_env(INTERVAL, RETRY, BUDGET),
     "CAMSVC_PROBE__WINDOW_S": "0.6",
     "CAMSVC_ALERTS__GROUP_WAIT_S": str(GROUP_WAIT),
     "CAMSVC_ALERTS__DISPATCH_INTERVAL_S": "0.5",

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from camsvc.bench.common import ServiceProcess, free_port
-from tests.utils.service import Recorder, fleet_service
+from tests.utils.service import Recorder, fleet_service, quick_checks_env
 from tests.utils.simulator import simulator_fixture
 from tests.utils.waiting import wait_for
 
@@ -21,15 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 INTERVAL, RETRY, BUDGET = 3.0, 1.0, 5.0
 # interval + retry + 2 budgets (the confirming check) + scheduling slack on a shared 2-core machine
 DETECT_S = INTERVAL + RETRY + 2 * BUDGET + 8
-ENV = {
-    "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
-    "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(RETRY),
-    "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
-    "CAMSVC_PROBE__BUDGET_S": str(BUDGET),
-    "CAMSVC_PROBE__OPEN_TIMEOUT_S": "3",
-    "CAMSVC_PROBE__READ_TIMEOUT_S": "2",
-    "CAMSVC_LOG_LEVEL": "DEBUG",
-}
+ENV = {**quick_checks_env(INTERVAL, RETRY, BUDGET), "CAMSVC_LOG_LEVEL": "DEBUG"}
 
 
 sim = simulator_fixture(6, 14)

@@ -16,6 +16,19 @@ from camsvc.config import Settings
 from camsvc.simulate.harness import Simulator
 
 
+def quick_checks_env(interval_s: float, retry_s: float, budget_s: float) -> dict[str, str]:
+    """CAMSVC_* variables for end-to-end tests: short check intervals (first checks spread over half of
+    one) and short probe limits, so faults show within seconds."""
+    return {
+        "CAMSVC_CHECKS__INTERVAL_S": str(interval_s),
+        "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(retry_s),
+        "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
+        "CAMSVC_PROBE__BUDGET_S": str(budget_s),
+        "CAMSVC_PROBE__OPEN_TIMEOUT_S": "3",
+        "CAMSVC_PROBE__READ_TIMEOUT_S": "2",
+    }
+
+
 @contextlib.contextmanager
 def fleet_service(
     sim: Simulator, data_dir: Path, env: dict[str, str], port: int | None = None, **camera_values: Any
