@@ -23,12 +23,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[object]:
-    from camsvc.db import make_engine, upgrade
+    from tests.utils.service import migrated_engine
 
-    eng = make_engine(settings.db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+    with migrated_engine(settings) as eng:
+        yield eng
 
 
 @pytest.fixture

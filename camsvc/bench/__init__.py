@@ -10,7 +10,7 @@ _BENCHES = {
     "fleet": "camsvc.bench.fleet:fleet",
     "alerts": "camsvc.bench.alerts:alerts",
     "simulator": "camsvc.simulate.cli:bench_cmd",
-    "web": "camsvc.web.bench:web",
+    "web": "camsvc.bench.web:web",
 }
 
 

@@ -26,7 +26,15 @@ from typing import Any
 import click
 import httpx
 
-from camsvc.bench.common import ServiceProcess, free_port, summary, table, write_json
+from camsvc.bench.common import (
+    ServiceProcess,
+    free_port,
+    import_fleet,
+    summary,
+    table,
+    wait_until,
+    write_json,
+)
 
 
 @dataclass
@@ -83,15 +91,6 @@ class _SmtpSink:
         self._thread.join(5)
 
 
-def _wait(cond: Any, timeout_s: float, step_s: float = 0.5) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step_s)
-    return bool(cond())
-
-
 def _states(base: str) -> dict[str, str]:
     """State of every enabled camera."""
     items = httpx.get(f"{base}/api/cameras", params={"limit": 1000}, timeout=15).json()["items"]
@@ -99,13 +98,9 @@ def _states(base: str) -> dict[str, str]:
 
 
 def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s: float) -> dict[str, Any]:
-    import sqlalchemy as sa
-
     from camsvc.alerts.models import Contact, ContactChannel, RoutingRule
-    from camsvc.cameras import import_cameras
     from camsvc.config import load_settings
-    from camsvc.db import make_engine, session_scope, upgrade
-    from camsvc.models import Camera
+    from camsvc.db import make_engine, session_scope
     from camsvc.simulate.harness import Simulator
 
     defaults = load_settings()  # what the service will run with (no CAMSVC_* variables are passed on)
@@ -118,11 +113,9 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
     out: dict[str, Any] = {"target_s": target, "cameras": roadside + household}
     try:
         with Simulator(roadside=roadside, household=household, out_dir=tmp / "sim") as sim:
+            import_fleet(tmp / "data", sim.fleet_csv)  # the service's default interval applies
             engine = make_engine(load_settings(data_dir=tmp / "data").db_url)
-            upgrade(engine)
             with session_scope(engine) as s:
-                import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
-                s.execute(sa.update(Camera).values(check_interval_s=None))  # the service default applies
                 contact = Contact(name="Bench technician")
                 s.add(contact)
                 s.flush()
@@ -143,7 +136,9 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
                     f"service up; waiting for the {len(sim.fleet)} cameras to be checked ...", err=True
                 )
                 t_warm = time.monotonic()
-                _wait(lambda: all(v in ("up", "degraded") for v in _states(base).values()), timeout_s, 2.0)
+                wait_until(
+                    lambda: all(v in ("up", "degraded") for v in _states(base).values()), timeout_s, 2.0
+                )
                 out["warmup_s"] = round(time.monotonic() - t_warm, 1)
                 up = {k for k, v in _states(base).items() if v == "up"}
 
@@ -166,15 +161,16 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
                             return m
                     return None
 
-                _wait(lambda: all(single_mail(cid) for cid in victims), timeout_s)
+                wait_until(lambda: all(single_mail(cid) for cid in victims), timeout_s, 0.5)
                 lat = [m.at - switched[cid] for cid in victims if (m := single_mail(cid))]
                 out["single"] = {"alert_s": summary(lat), "received": f"{len(lat)}/{len(victims)}"}
                 restore = time.time()
                 for cid in victims:
                     sim.fault(cid, "normal")
-                _wait(
+                wait_until(
                     lambda: sum("HOẠT ĐỘNG LẠI" in m.subject for m in smtp.since(restore)) >= len(victims),
                     timeout_s,
+                    0.5,
                 )
                 rec = [m.at - restore for m in smtp.since(restore) if "HOẠT ĐỘNG LẠI" in m.subject]
                 out["single"]["recovery_s"] = summary(rec)
@@ -183,7 +179,7 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
                 # round 2: whole hamlets lose power
                 if cut_hamlets:
                     click.echo(f"round 2: power cut in {', '.join(cut_hamlets)}", err=True)
-                    _wait(
+                    wait_until(
                         lambda: all(v in ("up", "degraded") for v in _states(base).values()), timeout_s, 2.0
                     )
                     t2 = time.time()
@@ -197,7 +193,7 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
                                 return m
                         return None
 
-                    _wait(lambda: all(first_for(h) for h in cut_hamlets), timeout_s)
+                    wait_until(lambda: all(first_for(h) for h in cut_hamlets), timeout_s, 0.5)
                     # stragglers arrive as one update at most; listen one more check interval for them
                     time.sleep(c.interval_s + 2 * defaults.alerts.dispatch_interval_s)
                     lat2, covered, per_hamlet = [], [], []
@@ -219,11 +215,12 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
                     restore = time.time()
                     for h in cut_hamlets:
                         sim.fault_hamlet(h, "normal")
-                    _wait(
+                    wait_until(
                         lambda: (
                             sum("hoạt động lại" in m.subject for m in smtp.since(restore)) >= len(cut_hamlets)
                         ),
                         timeout_s,
+                        0.5,
                     )
                     rec2 = [m.at - restore for m in smtp.since(restore) if "hoạt động lại" in m.subject]
                     out["power_cut"]["recovery_s"] = summary(rec2)

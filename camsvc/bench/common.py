@@ -11,14 +11,26 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 RESULTS_DIR = Path("bench-results")
+# Debian's chromium, driven by Playwright (the web benchmark and the browser tests; never a downloaded one).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 _TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port() -> int:
@@ -28,38 +40,86 @@ def free_port() -> int:
         return port
 
 
-def _children(pid: int) -> list[int]:
-    out = []
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (index 1: ppid, 11-14: utime stime cutime cstime)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every process now: pid -> (parent pid, CPU seconds of it and of its reaped descendants)."""
+    out: dict[int, tuple[int, float]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
+        fields = _stat(int(d))
         try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
+            if fields is not None:
+                ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+                out[int(d)] = (int(fields[1]), ticks / _TICK)
+        except (IndexError, ValueError):
             continue
     return out
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User+system CPU of a process and all its live descendants (Linux /proc)."""
-    total = 0.0
-    stack, seen = [pid], set[int]()
-    while stack and len(seen) < 10000:
+def descendants(pid: int, exclude: Iterable[int] = ()) -> list[int]:
+    """*pid* and every live process below it, leaving out the subtrees rooted at *exclude*."""
+    return _walk(pid, _processes(), set(exclude))
+
+
+def _walk(pid: int, procs: dict[int, tuple[int, float]], exclude: set[int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for p, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(p)
+    out: list[int] = []
+    stack = [pid]
+    while stack and len(out) < 100_000:
         p = stack.pop()
-        if p in seen:
+        if p in exclude:
             continue
-        seen.add(p)
+        out.append(p)
+        stack.extend(children.get(p, ()))
+    return out
+
+
+def tree_cpu_seconds(pid: int, exclude: Iterable[int] = ()) -> float:
+    """User+system CPU seconds of process *pid* and all its descendants: those alive now (threads included)
+    and those that ended and were reaped (counted in their parent's cutime/cstime). Live subtrees rooted at
+    *exclude* are left out (e.g. the simulator, when the measured tree is the benchmark itself).
+
+    The one measure of a process tree's CPU for every benchmark: take it before and after, subtract.
+    """
+    procs = _processes()
+    return sum(procs[p][1] for p in _walk(pid, procs, set(exclude)) if p in procs)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of *pid* alone (its threads, not its children); 0.0 if it is gone."""
+    fields = _stat(pid)
+    try:
+        return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0
+    except (IndexError, ValueError):
+        return 0.0
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of *pid* and its live descendants, in MB."""
+    total = 0
+    for p in descendants(pid):
         try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _TICK
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue
-        stack.extend(_children(p))
-    return total
+    return total / 1e6
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium through a started Playwright (``sync_playwright()``): a Browser, close it after."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -153,6 +213,36 @@ class ServiceProcess:
 def service(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[ServiceProcess]:
     with ServiceProcess(data_dir, port, env) as svc:
         yield svc
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.1) -> bool:
+    """Poll *predicate* every *interval_s* until it is truthy or *timeout_s* have passed (then once more)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return bool(predicate())
+
+
+def import_fleet(data_dir: Path, fleet_csv: Path, **camera_values: Any) -> None:
+    """A migrated database in *data_dir* holding the simulator's fleet (*fleet_csv*), every camera's own
+    check interval cleared so the service default applies, and *camera_values* set on every camera."""
+    import sqlalchemy as sa
+
+    from camsvc.cameras import import_cameras
+    from camsvc.config import Settings
+    from camsvc.db import make_engine, session_scope, upgrade
+    from camsvc.models import Camera
+
+    engine = make_engine(Settings(data_dir=data_dir).db_url)
+    try:
+        upgrade(engine)
+        with session_scope(engine) as s:
+            import_cameras(s, fleet_csv.read_bytes(), "csv")
+            s.execute(sa.update(Camera).values(check_interval_s=None, **camera_values))
+    finally:
+        engine.dispose()
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -19,10 +19,10 @@ from typing import Any
 
 import click
 import httpx
-import sqlalchemy as sa
 
 from camsvc.bench.common import (
     free_port,
+    import_fleet,
     pct,
     service,
     summary,
@@ -31,7 +31,6 @@ from camsvc.bench.common import (
     wait_http,
     write_json,
 )
-from camsvc.models import Camera
 
 
 def _status_latency(base: str, n: int) -> list[float]:
@@ -52,17 +51,7 @@ def run_fleet(roadside: int, household: int, interval: float, duration: float, f
     base = f"http://127.0.0.1:{port}"
     env = {"CAMSVC_CHECKS__INTERVAL_S": str(interval)}
     with Simulator(roadside=roadside, household=household, out_dir=tmp / "sim") as sim:
-        from camsvc.cameras import import_cameras
-        from camsvc.config import Settings
-        from camsvc.db import make_engine, session_scope, upgrade
-
-        settings = Settings(data_dir=tmp / "data")
-        engine = make_engine(settings.db_url)
-        upgrade(engine)
-        with session_scope(engine) as s:
-            import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
-            s.execute(sa.update(Camera).values(check_interval_s=None))  # the service default applies
-        engine.dispose()
+        import_fleet(tmp / "data", sim.fleet_csv)  # the service's default interval applies
         with service(tmp / "data", port, env) as proc:
             # warm-up: one full interval so every camera has been checked once
             t_start = time.monotonic()

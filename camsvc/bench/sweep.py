@@ -19,12 +19,12 @@ import json
 import logging
 import os
 import random
-import resource
 import shutil
 import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,24 +43,14 @@ DEFAULT_OUT = Path("bench-results") / "sweep.json"
 # --- measuring -----------------------------------------------------------------------------------------------
 
 
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+# Every run is measured the same way: the CPU of this process's tree (its threads, the probe workers, the
+# ffprobe subprocesses, live or reaped) without the simulator, which is a child of this process too.
+Cpu = Callable[[], float]
 
 
-class _PoolCpu:
-    """CPU of this process plus the pool's workers (live ones via /proc, exited ones via rusage)."""
-
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
-        self.t0 = time.process_time()
-        self.c0 = _children_cpu()
-        self.w0 = {pid: tree_cpu_seconds(pid) for pid in pool.worker_pids()}
-
-    def seconds(self) -> float:
-        live = {pid: tree_cpu_seconds(pid) for pid in self.pool.worker_pids()}
-        workers = sum(cpu - self.w0.get(pid, 0.0) for pid, cpu in live.items())
-        return (time.process_time() - self.t0) + workers + (_children_cpu() - self.c0)
+def _tree_cpu_without(sim_pid: int | None) -> Cpu:
+    exclude = (sim_pid,) if sim_pid else ()
+    return lambda: tree_cpu_seconds(os.getpid(), exclude)
 
 
 def _kind(url: str) -> StreamKind:
@@ -72,28 +62,28 @@ def _strip(r: ProbeResult) -> ProbeResult:
     return r
 
 
-def _sweep_pool(pool: Any, targets: list[tuple[str, str]], timeout_s: float, keep: bool) -> dict[str, Any]:
-    cpu = _PoolCpu(pool)
-    t0 = time.monotonic()
+def _sweep_pool(
+    pool: Any, targets: list[tuple[str, str]], timeout_s: float, keep: bool, cpu: Cpu
+) -> dict[str, Any]:
+    t0, c0 = time.monotonic(), cpu()
     futures = {cam: pool.submit(url, kind=_kind(url), keep_frames=keep) for cam, url in targets}
     results: dict[str, ProbeResult] = {}
     for cam, fut in futures.items():
         results[cam] = _strip(fut.result(timeout_s))
-    wall = time.monotonic() - t0
-    cpu_s = cpu.seconds()
+    wall, cpu_s = time.monotonic() - t0, cpu() - c0
     rss = [_rss_mb(pid) for pid in pool.worker_pids()]
     return _describe(results, wall, cpu_s) | {"results": results, "worker_rss_mb": rss}
 
 
 def _sweep_threads(
-    settings: ProbeSettings, targets: list[tuple[str, str]], threads: int, keep: bool
+    settings: ProbeSettings, targets: list[tuple[str, str]], threads: int, keep: bool, cpu: Cpu
 ) -> dict[str, Any]:
     """Threads only, in this process (no isolation): the comparison for the process-model decision."""
     from camsvc.probing.stream import load_cv2, run_probe
     from camsvc.probing.target import parse_target
 
     load_cv2(settings)
-    t0, c0 = time.monotonic(), time.process_time()
+    t0, c0 = time.monotonic(), cpu()
 
     def one(url: str) -> ProbeResult:
         return _strip(run_probe(parse_target(url), _kind(url), settings, settings.budget_s, keep))
@@ -101,7 +91,7 @@ def _sweep_threads(
     with ThreadPoolExecutor(threads) as ex:
         futures = {cam: ex.submit(one, url) for cam, url in targets}
         results = {cam: f.result() for cam, f in futures.items()}
-    wall, cpu_s = time.monotonic() - t0, time.process_time() - c0
+    wall, cpu_s = time.monotonic() - t0, cpu() - c0
     return _describe(results, wall, cpu_s) | {"results": results, "process_rss_mb": _rss_mb(os.getpid())}
 
 
@@ -135,13 +125,15 @@ def _script_tool() -> tuple[list[str], str]:
     ffprobe = shutil.which("ffprobe")
     if ffprobe:
         return [ffprobe, "-v", "error", "-show_streams", "-select_streams", "v:0"], "ffprobe"
-    import imageio_ffmpeg
+    from camsvc.paths import ffmpeg_exe
 
-    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    exe = ffmpeg_exe()
     return [exe, "-hide_banner", "-loglevel", "error", "-nostdin"], "ffmpeg -frames:v 1 (no ffprobe on PATH)"
 
 
-def _sweep_script(targets: list[tuple[str, str]], concurrency: int, timeout_s: float) -> dict[str, Any]:
+def _sweep_script(
+    targets: list[tuple[str, str]], concurrency: int, timeout_s: float, cpu: Cpu
+) -> dict[str, Any]:
     """One subprocess per camera, as monitoring scripts do; killed at the budget."""
     base, label = _script_tool()
     is_ffprobe = label == "ffprobe"
@@ -164,11 +156,11 @@ def _sweep_script(targets: list[tuple[str, str]], concurrency: int, timeout_s: f
         with lock:
             outcomes[cam] = (ok, (time.monotonic() - t) * 1000)
 
-    c0, t0 = _children_cpu(), time.monotonic()
+    c0, t0 = cpu(), time.monotonic()
     with ThreadPoolExecutor(concurrency) as ex:
         for cam, url in targets:
             ex.submit(one, cam, url)
-    wall, cpu_s = time.monotonic() - t0, _children_cpu() - c0
+    wall, cpu_s = time.monotonic() - t0, cpu() - c0
     n = len(targets)
     return {
         "tool": label,
@@ -181,7 +173,7 @@ def _sweep_script(targets: list[tuple[str, str]], concurrency: int, timeout_s: f
     }
 
 
-def _floor(settings: ProbeSettings, targets: list[tuple[str, str]], threads: int) -> dict[str, Any]:
+def _floor(settings: ProbeSettings, targets: list[tuple[str, str]], threads: int, cpu: Cpu) -> dict[str, Any]:
     """CPU to open a stream in-process, decode its first (key)frame and close it: what no probe can beat."""
     from camsvc.probing.stream import load_cv2
 
@@ -203,10 +195,10 @@ def _floor(settings: ProbeSettings, targets: list[tuple[str, str]], threads: int
         finally:
             cap.release()
 
-    c0, t0 = time.process_time(), time.monotonic()
+    c0, t0 = cpu(), time.monotonic()
     with ThreadPoolExecutor(threads) as ex:
         decoded = sum(ex.map(one, [url for _, url in targets]))
-    cpu_s = time.process_time() - c0
+    cpu_s = cpu() - c0
     return {
         "probes": len(targets),
         "ok": decoded,
@@ -295,6 +287,7 @@ def sweep(
         "keep_frames": keep_frames,
     }
     with Simulator(roadside=roadside, household=household) as sim:
+        cpu = _tree_cpu_without(sim.pid)
         report["simulator_startup_s"] = round(sim.startup_s or 0.0, 1)
         targets = []
         for cam in sim.fleet:
@@ -326,8 +319,8 @@ def sweep(
 
             def camsvc_sweep() -> dict[str, Any]:
                 if pool_ctx is not None:
-                    return _sweep_pool(pool_ctx, targets, timeout_s, keep_frames)
-                return _sweep_threads(settings, targets, capacity, keep_frames)
+                    return _sweep_pool(pool_ctx, targets, timeout_s, keep_frames, cpu)
+                return _sweep_threads(settings, targets, capacity, keep_frames, cpu)
 
             sim_cpu0 = tree_cpu_seconds(sim.pid) if sim.pid else 0.0
             click.echo("camsvc sweep, healthy fleet...")
@@ -358,14 +351,14 @@ def sweep(
         if not skip_script:
             set_faults(False)
             click.echo("script way (one subprocess per camera), healthy fleet...")
-            runs["script_healthy"] = _sweep_script(targets, capacity, settings.budget_s)
+            runs["script_healthy"] = _sweep_script(targets, capacity, settings.budget_s, cpu)
             set_faults(True)
             click.echo("script way, faulted fleet...")
-            runs["script_faulted"] = _sweep_script(targets, capacity, settings.budget_s)
+            runs["script_faulted"] = _sweep_script(targets, capacity, settings.budget_s, cpu)
         set_faults(False)
         click.echo("CPU floor: open + first frame + close, in-process...")
         sample = random.Random(seed + 1).sample(targets, min(floor_sample, len(targets)))
-        runs["floor"] = _floor(settings, sample, min(8, capacity))
+        runs["floor"] = _floor(settings, sample, min(8, capacity), cpu)
     report["runs"] = runs
     report["targets"] = _targets(settings, runs)
     _print(report)

@@ -9,7 +9,8 @@ severities. Clips are encoded to H.264 with imageio-ffmpeg's ffmpeg (cached), se
 when it is available (else read from the files), probed, measured and judged against a baseline learned
 from the scene's healthy checks, as the service does.
 
-The fault and condition generators here are also used by the unit tests (pure numpy/OpenCV).
+The condition generators here and the damage in :mod:`camsvc.simulate.damage` are also used by the unit
+tests (pure numpy/OpenCV).
 """
 
 from __future__ import annotations
@@ -31,9 +32,24 @@ import click
 import cv2
 import numpy as np
 
+from camsvc.paths import cache_dir as settings_cache_dir
+from camsvc.paths import ffmpeg_exe
+from camsvc.simulate.damage import (
+    add_noise,
+    blur,
+    colour_gains,
+    condensation,
+    cover,
+    defocus,
+    gain,
+    overexpose,
+    rotate,
+    snow,
+)
+from camsvc.simulate.footage import footage_dir
+
 log = logging.getLogger(__name__)
 
-FOOTAGE_DIR = Path.home() / ".cache" / "camsvc" / "footage"
 VIEW_W = 640
 CANVAS_W = 1024
 FPS = 5
@@ -53,14 +69,15 @@ def skimage_data_dir() -> Path:
 
 
 def footage_path(name: str) -> Path:
-    """A footage file by name: ~/.cache/camsvc/footage first, then scikit-image's data directory."""
-    p = FOOTAGE_DIR / name
+    """A footage file by name: the simulator's footage in the cache first, then scikit-image's data."""
+    fdir = footage_dir(settings_cache_dir())
+    p = fdir / name
     if p.exists():
         return p
     q = skimage_data_dir() / name
     if q.exists():
         return q
-    raise FileNotFoundError(f"footage {name!r} not found in {FOOTAGE_DIR} nor in scikit-image's data")
+    raise FileNotFoundError(f"footage {name!r} not found in {fdir} nor in scikit-image's data")
 
 
 @lru_cache(maxsize=16)
@@ -79,12 +96,7 @@ def load_vtest(start: int = 0, count: int = 795) -> tuple[np.ndarray, ...]:
         if not cap.isOpened():
             raise FileNotFoundError("cannot open vtest.avi")
         cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        out = []
-        for _ in range(count):
-            ok, f = cap.read()
-            if not ok:
-                break
-            out.append(f)
+        out = _read_frames(cap, count)
     finally:
         cap.release()
     if not out:
@@ -194,14 +206,6 @@ def _rng(*key: Any) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(h[:8], "little"))
 
 
-def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    if sigma <= 0:
-        return img
-    n = rng.normal(0.0, sigma, img.shape[:2]).astype(np.float32)
-    out = img.astype(np.float32) + n[:, :, None]  # luma-like noise, as most sensors show after the ISP
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
 def daylight_drift(img: np.ndarray, t: float, amplitude: float = 0.03) -> np.ndarray:
     """Cloud shadows drifting across an outdoor scene (period = the clip length, so the loop is seamless)."""
     h, w = img.shape[:2]
@@ -276,100 +280,6 @@ def osd_clock(img: np.ndarray, seconds: float, hour: int = 14) -> np.ndarray:
     cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
     return out
-
-
-# ------------------------------------------------------------------------------------- fault effects
-
-
-def blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(img, (0, 0), sigma)
-
-
-def defocus(img: np.ndarray, radius: int) -> np.ndarray:
-    """Out-of-focus lens: a disc kernel."""
-    k = np.zeros((2 * radius + 1, 2 * radius + 1), np.float32)
-    cv2.circle(k, (radius, radius), radius, 1.0, -1)
-    return cv2.filter2D(img, -1, k / k.sum())
-
-
-def condensation(img: np.ndarray, sigma: float = 7.0, haze: float = 0.45) -> np.ndarray:
-    """Fogged lens: blur, and the scene's own light scattered far across the picture (a milky veil by
-    day, glows round the lights at night)."""
-    f = img.astype(np.float32)
-    sharp = cv2.GaussianBlur(f, (0, 0), sigma)
-    scatter = cv2.GaussianBlur(f, (0, 0), 40)
-    return np.clip(sharp * (1 - haze) + scatter * haze * 1.4, 0, 255).astype(np.uint8)
-
-
-def cover(img: np.ndarray, fraction: float, kind: str = "box", tone: float | None = None) -> np.ndarray:
-    """Something at the lens hiding ``fraction`` of the view.
-
-    kind: "box" (the simulator's dark grey 0x303030 at 97%), "hand" (a defocused skin-coloured blob with
-    shading, from the bottom), "bag" (dark cloth with soft folds, from the left). ``tone`` scales the
-    object's brightness (a hand lit by IR at night, or left dark).
-    """
-    h, w = img.shape[:2]
-    out = img.astype(np.float32)
-    mask = np.zeros((h, w), np.float32)
-    if kind == "box":
-        cw = int(round(w * min(1.0, fraction)))
-        mask[:, :cw] = 1.0
-        colour = np.array([48, 48, 48], dtype=np.float32)
-        out = out * (1 - 0.97 * mask[:, :, None]) + colour * 0.97 * mask[:, :, None]
-        return np.clip(out, 0, 255).astype(np.uint8)
-    if kind == "hand":
-        # an ellipse from the bottom-right covering about `fraction`, very soft edge, lit unevenly
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        a, b = w * (0.2 + 0.9 * fraction), h * (0.3 + 0.95 * fraction)
-        r = ((xx - w * 0.95) / a) ** 2 + ((yy - h * 1.05) / b) ** 2
-        mask = np.clip((1.15 - r) / 0.3, 0, 1)
-        shade = 0.75 + 0.25 * (1 - yy / h)
-        colour = np.stack([95 * shade, 130 * shade, 185 * shade], axis=2)
-    else:  # bag
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        edge = w * fraction + 18 * np.sin(yy / 23.0)
-        mask = np.clip((edge - xx) / 25.0, 0, 1)
-        folds = 1.0 + 0.08 * np.sin(xx / 37.0 + yy / 53.0)
-        colour = np.stack([30 * folds, 32 * folds, 38 * folds], axis=2)
-    soft: np.ndarray = cv2.GaussianBlur(np.asarray(colour, dtype=np.float32), (0, 0), 6)
-    if tone is not None:
-        soft = np.clip(soft * tone, 0, 255)
-    m = mask[:, :, None]
-    out = out * (1 - m) + soft * m
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def gain(img: np.ndarray, g: float, offset: float = 0.0) -> np.ndarray:
-    return np.clip(img.astype(np.float32) * g + offset, 0, 255).astype(np.uint8)
-
-
-def overexpose(img: np.ndarray, g: float) -> np.ndarray:
-    """Blinded: gain with a soft bloom around what clips (sun in the lens, failed auto-exposure)."""
-    f = img.astype(np.float32) * g
-    bloom = cv2.GaussianBlur(np.maximum(f - 255.0, 0), (0, 0), 9) * 0.5
-    return np.clip(f + bloom, 0, 255).astype(np.uint8)
-
-
-def colour_gains(img: np.ndarray, b: float, g: float, r: float) -> np.ndarray:
-    return np.clip(img.astype(np.float32) * np.array([b, g, r], dtype=np.float32), 0, 255).astype(np.uint8)
-
-
-def snow(img: np.ndarray, mix: float, rng: np.random.Generator) -> np.ndarray:
-    """Analog snow (the simulator's ``geq=lum=random(1)*255``), blended with the picture by ``mix``."""
-    h, w = img.shape[:2]
-    n = rng.integers(0, 256, (h, w)).astype(np.float32)
-    grey_snow = np.repeat(n[:, :, None], 3, axis=2)
-    if mix >= 1.0:
-        return grey_snow.astype(np.uint8)
-    out = img.astype(np.float32) * (1 - mix) + grey_snow * mix
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def rotate(img: np.ndarray, radians: float) -> np.ndarray:
-    """The simulator's ``rotate=a:fillcolor=black``."""
-    h, w = img.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), math.degrees(radians), 1.0)
-    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
 
 
 # ----------------------------------------------------------------------------------- the clips
@@ -535,12 +445,6 @@ def render_one(scene: Scene, spec: ClipSpec, i: int, t: float, k: int) -> np.nda
 # ----------------------------------------------------------------------------------- encoding
 
 
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
 def encode_clip(spec: ClipSpec, cache_dir: Path) -> Path:
     """Render and encode ``spec`` to H.264 (cached by name and corpus version)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -576,18 +480,23 @@ def encode_clip(spec: ClipSpec, cache_dir: Path) -> Path:
     return path
 
 
+def _read_frames(cap: Any, limit: int) -> list[np.ndarray]:
+    """Up to *limit* frames from an open cv2.VideoCapture, stopping at the first failed read."""
+    out: list[np.ndarray] = []
+    for _ in range(limit):
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(f)
+    return out
+
+
 def decode_clip(path: Path) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
-    out: list[np.ndarray] = []
     try:
-        for _ in range(10_000):
-            ok, f = cap.read()
-            if not ok:
-                break
-            out.append(f)
+        return _read_frames(cap, 10_000)
     finally:
         cap.release()
-    return out
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -1067,7 +976,7 @@ def print_report(res: dict[str, Any], echo: Callable[[str], None] = click.echo) 
     "--cache-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where encoded clips are kept (default ~/.cache/camsvc/vqd)",
+    help="Where encoded clips are kept (default: vqd/ in the cache dir, camsvc.paths)",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("bench-results/vqd.json"), show_default=True
@@ -1103,7 +1012,7 @@ def vqd(
         if bad:
             raise click.BadParameter(f"unknown scenes {bad}; known: {', '.join(SCENE_BY_NAME)}")
         chosen = [SCENE_BY_NAME[n] for n in names]
-    cache = cache_dir or (Path.home() / ".cache" / "camsvc" / "vqd")
+    cache = cache_dir or (settings_cache_dir() / "vqd")
     plan = clip_plan(chosen)
     t0 = time.monotonic()
     paths: dict[str, Path] = {}

@@ -266,7 +266,7 @@ def faults_cmd() -> None:
 @click.option("--no-cold", is_flag=True, help="Skip the cold-cache encoding measurement")
 def bench_cmd(roadside: int, household: int, pull_seconds: float, threads: int, no_cold: bool) -> None:
     """Measure start-up, idle CPU and CPU with every camera pulled at once (OpenCV clients)."""
-    from camsvc.simulate import bench
+    from camsvc.bench import simulator as bench
 
     res = bench.run(roadside, household, pull_seconds, threads, cold=not no_cold)
     for key, value in res.items():

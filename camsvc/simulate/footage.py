@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from camsvc.paths import ffmpeg_exe
 from camsvc.simulate.faults import RTSP_PICTURE_FILTERS
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,6 @@ class SceneFiles:
     jpeg_dir: Path
 
 
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
 def _recipe_hash(*parts: object) -> str:
     return hashlib.sha1(repr((_RECIPE, *parts)).encode()).hexdigest()[:10]
 
@@ -121,6 +116,21 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _building(d: Path) -> Iterator[Path]:
+    """A temporary directory beside *d* that replaces *d*, marked done, when the block succeeds."""
+    tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
+    try:
+        yield tmp
+        (tmp / "done").write_text(f"{time.time():.0f}\n")
+        if d.exists():
+            shutil.rmtree(d)
+        tmp.rename(d)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_ffmpeg(args: list[str], what: str, timeout_s: float = 300) -> None:
@@ -238,8 +248,7 @@ def ensure_scene(cache_dir: Path, scene: str) -> SceneFiles:
             return files
         ensure_sources(cache_dir)
         t0 = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
-        try:
+        with _building(d) as tmp:
             (tmp / "jpeg").mkdir()
             in_args, chain = _scene_input(SCENES[scene], cache_dir)
             sw, sh = SUB_SIZE
@@ -273,13 +282,6 @@ def ensure_scene(cache_dir: Path, scene: str) -> SceneFiles:
                 ],
                 f"scene {scene}",
             )
-            (tmp / "done").write_text(f"{time.time():.0f}\n")
-            if d.exists():
-                shutil.rmtree(d)
-            tmp.rename(d)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         log.info("encoded scene %s in %.1f s", scene, time.monotonic() - t0)
     return files
 
@@ -314,8 +316,7 @@ def fault_clips(cache_dir: Path, scene: str, fault: str) -> tuple[Clip, Clip]:
         if (d / "done").is_file():
             return main, sub
         t0 = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix=d.name + ".", dir=d.parent))
-        try:
+        with _building(d) as tmp:
             w, h = MAIN_SIZE
             sw, sh = SUB_SIZE
             frames = max(2, int(FAULT_LOOP_S * fps))
@@ -358,13 +359,6 @@ def fault_clips(cache_dir: Path, scene: str, fault: str) -> tuple[Clip, Clip]:
                 ],
                 f"scene {scene} fault {fault}",
             )
-            (tmp / "done").write_text(f"{time.time():.0f}\n")
-            if d.exists():
-                shutil.rmtree(d)
-            tmp.rename(d)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         log.info("encoded %s variant of scene %s in %.1f s", fault, scene, time.monotonic() - t0)
     return main, sub
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from camsvc import paths
 from camsvc.redact import with_credentials
 from camsvc.simulate.fleet import FleetCamera, read_fleet
 
@@ -106,8 +107,8 @@ class Simulator:
             str(ready_file),
             "--quiet",
         ]
-        if self.cache_dir is not None:
-            cmd += ["--cache-dir", str(self.cache_dir)]
+        # The cache the settings name here, passed on so the child cannot resolve it differently.
+        cmd += ["--cache-dir", str(self.cache_dir if self.cache_dir is not None else paths.cache_dir())]
         for name, path in self.extra_streams.items():
             cmd += ["--extra", f"{name}={Path(path).resolve()}"]
         if self.prebuild_faults:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from camsvc import paths
 from camsvc.simulate import footage
 from camsvc.simulate.camera import CameraFront, bind_socket
 from camsvc.simulate.faults import (
@@ -46,7 +47,7 @@ class SimConfig:
     base_port: int = 20000  # 0: any free consecutive range
     rtsp_port: int = 8554  # 0: any free port
     control_port: int = 8560  # 0: any free port
-    cache_dir: Path = Path.home() / ".cache" / "camsvc"
+    cache_dir: Path = field(default_factory=paths.cache_dir)
     out_dir: Path = Path("data/simulator")
     extra_streams: dict[str, Path] = field(default_factory=dict)
     ready_file: Path | None = None
@@ -112,20 +113,14 @@ class Simulator:
                 await self.gst.start()
                 for s in rtsp_specs:
                     files = self.scene_files[s.scene]
-                    await self.gst.call(
-                        "mount",
-                        path=f"/{s.id}/main",
-                        file=str(files.main.path),
-                        fps=files.main.fps,
-                        phase=s.phase_s,
-                    )
-                    await self.gst.call(
-                        "mount",
-                        path=f"/{s.id}/sub",
-                        file=str(files.sub.path),
-                        fps=files.sub.fps,
-                        phase=s.phase_s,
-                    )
+                    for which, clip in (("main", files.main), ("sub", files.sub)):
+                        await self.gst.call(
+                            "mount",
+                            path=f"/{s.id}/{which}",
+                            file=str(clip.path),
+                            fps=clip.fps,
+                            phase=s.phase_s,
+                        )
                 for name, clip in extra.items():
                     await self.gst.call(
                         "mount", path=f"/{name}", file=str(clip.path), fps=clip.fps, phase=0.0

@@ -14,13 +14,15 @@ from sqlmodel import Session, select
 
 from camsvc.alerts.dispatch import Dispatcher
 from camsvc.alerts.models import Contact, ContactChannel, OutboxMessage, RoutingRule
+from camsvc.bench.common import wait_until
 from camsvc.config import Settings
 from camsvc.db import session_scope
 from camsvc.health.maintenance import active_for
 from camsvc.health.outages import record_check
 from camsvc.health.state import Observation, Thresholds
 from camsvc.models import Camera, CameraKind, Check, MaintenanceWindow
-from tests.alerts.receivers import SmtpSink, WebhookSink, wait_for
+from tests.alerts.receivers import SmtpSink, WebhookSink
+from tests.utils.service import migrated_engine
 
 T0 = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)  # 21:00 in Hanoi, a Monday
 
@@ -64,12 +66,8 @@ def alert_settings(tmp_path: Any) -> Settings:
 
 @pytest.fixture
 def alert_engine(alert_settings: Settings) -> Iterator[Engine]:
-    from camsvc.db import make_engine, upgrade
-
-    eng = make_engine(alert_settings.db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+    with migrated_engine(alert_settings) as eng:
+        yield eng
 
 
 @pytest.fixture
@@ -195,7 +193,7 @@ def pump(
         d.wait_idle(5.0)
         return until()
 
-    return wait_for(once, timeout_s, 0.02)
+    return wait_until(once, timeout_s, 0.02)
 
 
 def settle(d: Dispatcher, passes: int = 3) -> None:

@@ -1,7 +1,7 @@
 """Real receivers on 127.0.0.1 for alert tests: an SMTP server (aiosmtpd) and a JSON webhook (http.server).
 
 Both pick a free port themselves, record what they got, and can be stopped and started again on the same port
-(a mail server that goes away for a while). Waiting helpers are bounded in time.
+(a mail server that goes away for a while). Wait for them with camsvc.bench.common.wait_until.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import asyncio
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
+
+from camsvc.bench.common import free_port
 
 
 @dataclass
@@ -27,21 +27,6 @@ class Mail:
     subject: str
     body: str
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0, step_s: float = 0.05) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return predicate()
 
 
 class SmtpSink:

@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from camsvc.bench.common import ServiceProcess, free_port
-from tests.alerts.receivers import SmtpSink, wait_for
+from camsvc.bench.common import ServiceProcess, free_port, wait_until
+from tests.alerts.receivers import SmtpSink
+from tests.utils.service import fleet_service, quick_checks_env
+from tests.utils.simulator import simulator_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -25,12 +26,7 @@ GROUP_WAIT = 15.0
 # measured by `camsvc bench alerts`)
 ALERT_S = INTERVAL + RETRY + 2 * BUDGET + GROUP_WAIT + 60
 ENV = {
-    "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
-    "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(RETRY),
-    "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
-    "CAMSVC_PROBE__BUDGET_S": str(BUDGET),
-    "CAMSVC_PROBE__OPEN_TIMEOUT_S": "3",
-    "CAMSVC_PROBE__READ_TIMEOUT_S": "2",
+    **quick_checks_env(INTERVAL, RETRY, BUDGET),
     "CAMSVC_PROBE__WINDOW_S": "0.6",
     "CAMSVC_ALERTS__GROUP_WAIT_S": str(GROUP_WAIT),
     "CAMSVC_ALERTS__DISPATCH_INTERVAL_S": "0.5",
@@ -45,32 +41,15 @@ def smtp_mod() -> Iterator[SmtpSink]:
     sink.close()
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from camsvc.simulate.harness import Simulator
-
-    with Simulator(roadside=2, household=14, out_dir=tmp_path_factory.mktemp("sim")) as s:
-        yield s
+sim = simulator_fixture(2, 14)
 
 
 @pytest.fixture(scope="module")
 def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    from camsvc.cameras import import_cameras
-    from camsvc.config import Settings
-    from camsvc.db import make_engine, session_scope, upgrade
-    from camsvc.models import Camera
-
-    data = tmp_path_factory.mktemp("svc")
-    port = free_port()
-    engine = make_engine(Settings(data_dir=data).db_url)
-    upgrade(engine)
-    with session_scope(engine) as s:
-        import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
-        s.execute(sa.update(Camera).values(check_interval_s=None))  # the short test interval applies
-    engine.dispose()
-    proc = ServiceProcess(data, port, {**ENV, "CAMSVC_PUBLIC_URL": f"http://127.0.0.1:{port}"}).start()
-    yield proc
-    proc.stop()
+    port = free_port()  # the short test interval applies (the cameras' own ones are cleared)
+    env = {**ENV, "CAMSVC_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    with fleet_service(sim, tmp_path_factory.mktemp("svc"), env, port) as proc:
+        yield proc
 
 
 def _api(svc: ServiceProcess, method: str, path: str, **kw: Any) -> Any:
@@ -101,7 +80,7 @@ def test_faults_reach_the_technician_grouped_and_recovered(
         json={"name": "Kỹ thuật", "channels": [{"url": smtp.url("kt@example.org")}]},
     )
     _api(svc, "POST", "/api/routing-rules", json={"contact_id": tech["id"]})
-    assert wait_for(lambda: _all_up(svc), 240, 1.0), "fleet never came up"
+    assert wait_until(lambda: _all_up(svc), 240, 1.0), "fleet never came up"
     assert smtp.count() == 0
 
     t0 = time.monotonic()
@@ -112,7 +91,7 @@ def test_faults_reach_the_technician_grouped_and_recovered(
     def got(n: int) -> bool:
         return len(smtp.to("kt@example.org")) >= n
 
-    assert wait_for(lambda: got(2), ALERT_S, 0.5), [m.subject for m in smtp.mails]
+    assert wait_until(lambda: got(2), ALERT_S, 0.5), [m.subject for m in smtp.mails]
     took = time.monotonic() - t0
     time.sleep(INTERVAL + 2 * BUDGET)  # nothing more may come: no update, no duplicate
     mails = smtp.to("kt@example.org")
@@ -139,7 +118,9 @@ def test_faults_reach_the_technician_grouped_and_recovered(
     sim.fault(lone, "normal")
     for cid in affected:
         sim.fault(cid, "normal")
-    assert wait_for(lambda: got(before + 2), INTERVAL + 2 * BUDGET + 60, 0.5), [m.subject for m in smtp.mails]
+    assert wait_until(lambda: got(before + 2), INTERVAL + 2 * BUDGET + 60, 0.5), [
+        m.subject for m in smtp.mails
+    ]
     time.sleep(2)
     new = smtp.to("kt@example.org")[before:]
     assert len(new) == 2 and all("hoạt động lại" in m.subject.lower() for m in new), [m.subject for m in new]

@@ -21,10 +21,11 @@ from sqlmodel import Session, select
 
 from camsvc.alerts.dispatch import Dispatcher
 from camsvc.alerts.models import DeliveryAttempt, Incident, OutboxMessage
+from camsvc.bench.common import free_port, wait_until
 from camsvc.config import Settings
 from camsvc.models import Transition
 from tests.alerts.conftest import T0, Clock, Fleet, add_cameras, add_contact, messages, pump
-from tests.alerts.receivers import SmtpSink, free_port, wait_for
+from tests.alerts.receivers import SmtpSink
 
 pytestmark = pytest.mark.integration
 
@@ -151,7 +152,7 @@ class DispatcherProcess:
             self.lines.append(line)
 
     def ready(self, timeout_s: float = 30) -> bool:
-        return wait_for(lambda: any("alert dispatcher running" in x for x in self.lines), timeout_s)
+        return wait_until(lambda: any("alert dispatcher running" in x for x in self.lines), timeout_s)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -193,7 +194,7 @@ def test_dispatcher_killed_with_sigkill_loses_and_duplicates_nothing(
     try:
         assert p.ready(), "".join(p.lines)
         fleet.down([bct[0]], dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10), retry_s=10)
-        assert wait_for(lambda: _processed(alert_engine) == 1, 10), "".join(p.lines)
+        assert wait_until(lambda: _processed(alert_engine) == 1, 10), "".join(p.lines)
     finally:
         p.kill()
     with Session(alert_engine) as s:
@@ -205,7 +206,7 @@ def test_dispatcher_killed_with_sigkill_loses_and_duplicates_nothing(
     p = DispatcherProcess(tmp_path, env)
     try:
         assert p.ready(), "".join(p.lines)
-        assert wait_for(lambda: len(_attempts(alert_engine)) >= 2, 20), "".join(p.lines)
+        assert wait_until(lambda: len(_attempts(alert_engine)) >= 2, 20), "".join(p.lines)
     finally:
         p.kill()
     assert [m.status for m in messages(alert_engine)] in (["pending"], ["sending"])
@@ -217,7 +218,7 @@ def test_dispatcher_killed_with_sigkill_loses_and_duplicates_nothing(
     p = DispatcherProcess(tmp_path, env)
     try:
         assert p.ready(), "".join(p.lines)
-        assert wait_for(lambda: smtp.count() >= 2, 30), "".join(p.lines)
+        assert wait_until(lambda: smtp.count() >= 2, 30), "".join(p.lines)
         time.sleep(1.5)  # a little longer: nothing more may come
     finally:
         assert p.stop() == 0

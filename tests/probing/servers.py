@@ -13,18 +13,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-FOOTAGE = Path.home() / ".cache" / "camsvc" / "footage"
+from camsvc.bench.common import free_port, wait_until
+from camsvc.paths import cache_dir
+from camsvc.simulate.footage import footage_dir
+
 MAX_HANDLER_S = 30.0  # every handler gives up after this long
 
 
 def footage_jpeg(name: str = "leuvenA.jpg", width: int = 640) -> bytes:
     """A real street photo as JPEG, scaled to *width* (falls back to a drawn picture if absent)."""
-    img = cv2.imread(str(FOOTAGE / name))
+    img = cv2.imread(str(footage_dir(cache_dir()) / name))
     if img is None:
         img = np.zeros((360, 640, 3), np.uint8)
         cv2.putText(img, "camsvc", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 3, (255, 255, 255), 5)
@@ -92,11 +94,7 @@ class TinyServer:
 
 def refused_port() -> int:
     """A port on 127.0.0.1 where nothing listens."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port()
 
 
 def read_head(conn: socket.socket, server: TinyServer, timeout: float = 5.0) -> bytes:
@@ -121,9 +119,7 @@ def header(head: bytes, name: str) -> str | None:
 
 
 def wait_stop(server: TinyServer, seconds: float = MAX_HANDLER_S) -> None:
-    end = time.monotonic() + seconds
-    while server.running and time.monotonic() < end:
-        time.sleep(0.05)
+    wait_until(lambda: not server.running, seconds, 0.05)
 
 
 # --- handlers -------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from camsvc.probing.result import ErrorClass as E
 from camsvc.probing.result import StreamKind
 from tests.probing import servers as S
 from tests.probing.conftest import PASSWORD
+from tests.utils.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +28,6 @@ def pool(quick: ProbeSettings) -> Iterator[ProbePool]:
     settings = quick.model_copy(update={"workers": 1, "threads_per_worker": 4})
     with ProbePool(settings, grace_s=1.0) as p:
         yield p
-
-
-def _wait(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_a_hung_camera_does_not_delay_healthy_ones(pool: ProbePool, serve: Serve) -> None:
@@ -70,7 +64,7 @@ def test_a_crashed_worker_is_replaced_and_its_probes_fail_as_decode_error(
     hung = serve(S.hang)
     healthy = serve(S.http_camera("mjpeg"))
     inflight = [pool.submit(hung.url("rtsp", f"/live{i}")) for i in range(2)]
-    _wait(lambda: pool.stats()["in_flight"] == 2)
+    wait_for(lambda: pool.stats()["in_flight"] == 2, 10, "2 probes in flight", interval_s=0.02)
     (pid,) = pool.worker_pids()
     os.kill(pid, signal.SIGSEGV)  # a real crash of the worker process, as a decoder bug would cause
     for f in inflight:
@@ -97,7 +91,7 @@ def test_a_wedged_probe_is_cut_at_budget_plus_grace_and_its_worker_recycled(
     assert 1.0 + 1.0 <= elapsed < 1.0 + 1.0 + 1.0  # budget + grace (+ the manager's tick)
     assert pool.stats()["timeouts"] == 1
     # the old worker is retired (its wedged thread with it) once idle; a fresh one takes new probes
-    _wait(lambda: pid not in pool.worker_pids())
+    wait_for(lambda: pid not in pool.worker_pids(), 10, "the worker gone", interval_s=0.02)
     assert pool.submit(healthy.url("http", "/video")).result(15).ok
 
 
@@ -116,7 +110,7 @@ def test_queue_beyond_capacity_and_close_cancels(quick: ProbeSettings, serve: Se
     p = ProbePool(settings)
     p.start()
     futures = [p.submit(hung.url("rtsp", f"/{i}")) for i in range(5)]
-    _wait(lambda: p.stats()["in_flight"] == 2)
+    wait_for(lambda: p.stats()["in_flight"] == 2, 10, "2 probes in flight", interval_s=0.02)
     assert p.stats()["queued"] == 3
     p.close(timeout_s=0)
     assert all(f.cancelled() or f.done() for f in futures)

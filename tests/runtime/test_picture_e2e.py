@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from camsvc.bench.common import ServiceProcess, free_port
-from camsvc.models import Camera
-from tests.runtime.test_service_e2e import Recorder, wait_for
+from tests.utils.service import Recorder, fleet_service
+from tests.utils.simulator import simulator_fixture
+from tests.utils.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,32 +34,13 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from camsvc.simulate.harness import Simulator
-
-    with Simulator(
-        roadside=4, household=6, out_dir=tmp_path_factory.mktemp("psim"), prebuild_faults=True
-    ) as s:
-        yield s
+sim = simulator_fixture(4, 6, prebuild_faults=True)
 
 
 @pytest.fixture(scope="module")
 def api(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
-    from camsvc.cameras import import_cameras
-    from camsvc.config import Settings
-    from camsvc.db import make_engine, session_scope, upgrade
-
-    data = tmp_path_factory.mktemp("psvc")
-    engine = make_engine(Settings(data_dir=data).db_url)
-    upgrade(engine)
-    with session_scope(engine) as s:
-        import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
-        s.execute(sa.update(Camera).values(check_interval_s=None, enabled=True))
-    engine.dispose()
-    svc = ServiceProcess(data, free_port(), ENV).start()
-    yield Recorder(svc.base)
-    svc.stop()
+    with fleet_service(sim, tmp_path_factory.mktemp("psvc"), ENV, enabled=True) as svc:
+        yield Recorder(svc.base)
 
 
 def states(api: Recorder) -> dict[str, tuple[str, str | None]]:

@@ -5,83 +5,32 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from camsvc.bench.common import ServiceProcess, free_port
-from camsvc.models import Camera
+from tests.utils.service import Recorder, fleet_service, quick_checks_env
+from tests.utils.simulator import simulator_fixture
+from tests.utils.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 INTERVAL, RETRY, BUDGET = 3.0, 1.0, 5.0
 # interval + retry + 2 budgets (the confirming check) + scheduling slack on a shared 2-core machine
 DETECT_S = INTERVAL + RETRY + 2 * BUDGET + 8
-ENV = {
-    "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
-    "CAMSVC_CHECKS__RETRY_INTERVAL_S": str(RETRY),
-    "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
-    "CAMSVC_PROBE__BUDGET_S": str(BUDGET),
-    "CAMSVC_PROBE__OPEN_TIMEOUT_S": "3",
-    "CAMSVC_PROBE__READ_TIMEOUT_S": "2",
-    "CAMSVC_LOG_LEVEL": "DEBUG",
-}
+ENV = {**quick_checks_env(INTERVAL, RETRY, BUDGET), "CAMSVC_LOG_LEVEL": "DEBUG"}
 
 
-class Recorder:
-    """Every API response text seen in this module, for the secrets scan."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.texts: list[str] = []
-        self.client = httpx.Client(timeout=15)
-
-    def get(self, path: str, **params: Any) -> Any:
-        r = self.client.get(self.base + path, params=params)
-        self.texts.append(r.text)
-        r.raise_for_status()
-        return r.json() if "json" in r.headers.get("content-type", "") else r.text
-
-
-def wait_for(
-    cond: Callable[[], bool], timeout_s: float, what: str, describe: Callable[[], object] | None = None
-) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout_s:
-        if cond():
-            return time.monotonic() - t0
-        time.sleep(0.5)
-    extra = f": {describe()}" if describe else ""
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{extra}")
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from camsvc.simulate.harness import Simulator
-
-    with Simulator(roadside=6, household=14, out_dir=tmp_path_factory.mktemp("sim")) as s:
-        yield s
+sim = simulator_fixture(6, 14)
 
 
 @pytest.fixture(scope="module")
 def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    data = tmp_path_factory.mktemp("svc")
-    from camsvc.cameras import import_cameras
-    from camsvc.config import Settings
-    from camsvc.db import make_engine, session_scope, upgrade
-
-    engine = make_engine(Settings(data_dir=data).db_url)
-    upgrade(engine)
-    with session_scope(engine) as s:
-        import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
-        s.execute(sa.update(Camera).values(check_interval_s=None))  # the service default applies
-    engine.dispose()
-    proc = ServiceProcess(data, free_port(), ENV).start()
-    yield proc
-    proc.stop()
+    with fleet_service(sim, tmp_path_factory.mktemp("svc"), ENV) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

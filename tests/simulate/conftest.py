@@ -14,12 +14,9 @@ os.environ.setdefault(
 )
 
 from camsvc.simulate.harness import Simulator
+from tests.utils.simulator import simulator_fixture
 
-
-@pytest.fixture(scope="session")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    with Simulator(roadside=3, household=6, out_dir=tmp_path_factory.mktemp("sim")) as s:
-        yield s
+sim = simulator_fixture(3, 6, scope="session")
 
 
 @pytest.fixture

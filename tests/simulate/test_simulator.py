@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from camsvc.bench.common import wait_until
 from camsvc.simulate.cli import simulate
 from camsvc.simulate.fleet import FLEET_COLUMNS, fold, read_fleet
 from camsvc.simulate.harness import Simulator, SimulatorError
@@ -100,15 +100,6 @@ def rtsp_request(
 
 def path_of(url: str) -> str:
     return "/" + url.split("/", 3)[3]
-
-
-def wait_until(cond: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
 
 
 # --- healthy fleet ---------------------------------------------------------------------------------------
@@ -519,15 +510,15 @@ def test_serve_cli_prints_redacted_urls_and_stops_cleanly(tmp_path: Any) -> None
 
 
 def test_extra_streams_and_no_orphans_after_stop(tmp_path: Any, sim: Simulator) -> None:
-    from camsvc.config import Settings
+    from camsvc.paths import cache_dir, ffmpeg_exe
     from camsvc.simulate import footage
 
     # A containered (MP4) copy of real footage, as the picture-health benchmark would hand over.
-    cache_main = footage.ensure_scene(Settings().simulator.cache_dir, "street-a").sub.path
+    cache_main = footage.ensure_scene(cache_dir(), "street-a").sub.path
     mp4 = tmp_path / "corpus.mp4"
     subprocess.run(
         [
-            footage.ffmpeg_exe(),
+            ffmpeg_exe(),
             "-loglevel",
             "error",
             "-y",

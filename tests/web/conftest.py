@@ -12,20 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from camsvc.bench.sample import Sample
 from camsvc.config import Settings
-from camsvc.web.sample import Sample
+from tests.utils.browser import chromium
 from tests.web.live import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Port 9 (discard): nothing answers and chromium refuses it outright, so no tile ever loads.
 NO_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 CAMERAS = 240
@@ -41,8 +32,8 @@ class Dash:
 
 
 def _fleet(tmp: Path) -> tuple[Settings, Engine, Sample, dt.datetime]:
+    from camsvc.bench.sample import fill
     from camsvc.db import make_engine, upgrade
-    from camsvc.web.sample import fill
 
     settings = Settings(data_dir=tmp, tile_url=NO_TILES)
     engine = make_engine(settings.db_url)
@@ -64,14 +55,8 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

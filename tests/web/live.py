@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from typing import Any
 
 import uvicorn
+
+from camsvc.bench.common import wait_until
 
 
 class LiveServer:
@@ -24,11 +25,9 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start within 20 s")
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started or not self.thread.is_alive(), 20, 0.02)
+        if not self.server.started:
+            raise RuntimeError("uvicorn did not start within 20 s")
         return self
 
     def __exit__(self, *exc: object) -> None:

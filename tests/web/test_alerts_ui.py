@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import Session
 
 from camsvc.models import CameraStatus, HealthState, Outage
+from tests.utils.browser import open_dash, wait_js
 from tests.web.conftest import NO_TILES, Dash
 from tests.web.live import LiveServer
-from tests.web.test_dashboard import open_dash, wait_until
 
 pytestmark = pytest.mark.browser
 alerts_models = pytest.importorskip("camsvc.alerts.models")
@@ -22,9 +22,9 @@ alerts_models = pytest.importorskip("camsvc.alerts.models")
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     from camsvc.app import create_app
+    from camsvc.bench.sample import fill
     from camsvc.config import Settings
     from camsvc.db import make_engine, upgrade
-    from camsvc.web.sample import fill
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("small"), tile_url=NO_TILES)
     engine = make_engine(settings.db_url)
@@ -54,7 +54,7 @@ def test_acknowledge_from_the_details_panel(small: Dash, page_factory: Any) -> N
     assert "Hãy nhập tên" in page.locator(".ack-form").inner_text()
     page.fill("#ack-name", "Trung úy Lê Văn Tâm")
     page.get_by_role("button", name="Xác nhận", exact=True).click()
-    wait_until(
+    wait_js(
         page,
         "document.querySelector('.ack-box') && document.querySelector('.ack-box').innerText.includes('Lê Văn Tâm')",
     )
@@ -63,7 +63,7 @@ def test_acknowledge_from_the_details_panel(small: Dash, page_factory: Any) -> N
         assert o is not None and o.acknowledged_by == "Trung úy Lê Văn Tâm" and o.acknowledged_at
     # the list shows it too, after the next poll (no reload)
     page.locator(".d-close").click()
-    wait_until(page, f"camsvc.camera({cam!r}).acknowledged === true", timeout_s=5)
+    wait_js(page, f"camsvc.camera({cam!r}).acknowledged === true", timeout_s=5)
     row = page.locator(f'#cam-list .row[data-id="{cam}"]')
     assert "Đã nhận xử lý" in row.inner_text()
     # the name is remembered for the next acknowledgement on this desk

@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's chromium) against the real app and a real SQLite fleet.
 
-Every state on the page comes from checks written through ``record_check`` (camsvc.web.sample), so what is
+Every state on the page comes from checks written through ``record_check`` (camsvc.bench.sample), so what is
 asserted is the whole path: checks -> status/outages -> API -> page.
 """
 
@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from camsvc.bench.sample import write_check
 from camsvc.models import Camera, HealthState
-from camsvc.web.sample import write_check
+from tests.utils.browser import open_dash, wait_js
 from tests.web.conftest import CAMERAS, Dash
 
 pytestmark = pytest.mark.browser
@@ -30,23 +31,6 @@ COLOURS = {  # the CSS custom properties of each state
     "unknown": "rgb(26, 115, 232)",
 }
 SHOTS = Path(__file__).parent / "screenshots"
-
-
-def wait_until(page: Any, expr: str, timeout_s: float = 10.0) -> Any:
-    """Poll a JS expression until truthy (Playwright's wait_for_function needs eval, which the CSP forbids)."""
-    deadline = time.monotonic() + timeout_s
-    value = None
-    while time.monotonic() < deadline:
-        value = page.evaluate(expr)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {expr!r} (last value {value!r})")
-
-
-def open_dash(page: Any, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=20000)
 
 
 def cameras(dash: Dash) -> dict[str, Camera]:
@@ -151,7 +135,7 @@ def test_click_opens_details_with_pictures_checks_outages(dash: Dash, page_facto
     pics = page.locator("#details .pics figure")
     assert pics.count() == 2
     if dash.sample.states[first] and page.locator("#details .pics img").count():
-        wait_until(
+        wait_js(
             page,
             "[...document.querySelectorAll('#details .pics img')].every(i => i.complete && i.naturalWidth > 0)",
         )
@@ -159,7 +143,7 @@ def test_click_opens_details_with_pictures_checks_outages(dash: Dash, page_facto
     # clicking a marker opens that camera too
     page.locator(".d-close").click()
     assert not details.is_visible()
-    wait_until(page, "!camsvc.mapMoving()")
+    wait_js(page, "!camsvc.mapMoving()")
     # a household camera: roadside cameras share crossroads (one per direction) and stay clustered even
     # at the highest zoom, so which camera was picked made this flaky
     up = next(
@@ -233,13 +217,13 @@ def test_filters_search_hamlet_state(dash: Dash, page_factory: Any) -> None:
     hamlet = sorted({c.hamlet for c in cams.values()})[0]
     in_hamlet = [c for c in cams.values() if c.hamlet == hamlet]
     page.select_option("#f-hamlet", hamlet)
-    wait_until(page, f"camsvc.listOrder().length === {len(in_hamlet)}")
+    wait_js(page, f"camsvc.listOrder().length === {len(in_hamlet)}")
     assert page.evaluate("camsvc.markerCount()") == len(in_hamlet)
 
     page.locator("#f-clear").click()
     down = [i for i in dash.sample.ids(HealthState.DOWN) if cams[i].enabled]
     page.locator('.count[data-state="down"]').click()  # the count doubles as a filter
-    wait_until(page, f"camsvc.listOrder().length === {len(down)}")
+    wait_js(page, f"camsvc.listOrder().length === {len(down)}")
     assert sorted(page.evaluate("camsvc.listOrder()")) == sorted(down)
     assert page.locator('.count[data-state="down"]').get_attribute("aria-pressed") == "true"
     page.locator('.count[data-state="down"]').click()
@@ -247,9 +231,9 @@ def test_filters_search_hamlet_state(dash: Dash, page_factory: Any) -> None:
     # text search ignores accents and case: "nha ba" finds "Nhà bà ..."
     target = next(c for c in cams.values() if c.kind.value == "household")
     page.fill("#f-q", target.id)
-    wait_until(page, f"camsvc.listOrder().includes({target.id!r}) && camsvc.listOrder().length < 20")
+    wait_js(page, f"camsvc.listOrder().includes({target.id!r}) && camsvc.listOrder().length < 20")
     page.fill("#f-q", "nha ba")
-    wait_until(page, "camsvc.listOrder().length > 0 && camsvc.listOrder().length < 240")
+    wait_js(page, "camsvc.listOrder().length > 0 && camsvc.listOrder().length < 240")
     names = page.evaluate("camsvc.listOrder().map((id) => camsvc.camera(id).address)")
     assert all("Nhà bà" in n for n in names)
 
@@ -277,14 +261,14 @@ def test_state_change_turns_red_without_reload(dash: Dash, page_factory: Any) ->
         write_check(s, victim, now + dt.timedelta(seconds=10), ok=False, error="refused")
         s.commit()
     t0 = time.monotonic()
-    wait_until(page, f"camsvc.markerState({victim!r}) === 'down'", timeout_s=refresh_s + 4)
+    wait_js(page, f"camsvc.markerState({victim!r}) === 'down'", timeout_s=refresh_s + 4)
     took = time.monotonic() - t0
     marker = page.locator(f'.leaflet-marker-icon.cm-down[title^="{c.name} — "]')
     marker.first.wait_for(timeout=3000)
     assert (
         marker.first.evaluate("(el) => getComputedStyle(el.querySelector('.ico')).color") == COLOURS["down"]
     )
-    wait_until(page, f"document.getElementById('count-down').textContent === '{before + 1}'", timeout_s=3)
+    wait_js(page, f"document.getElementById('count-down').textContent === '{before + 1}'", timeout_s=3)
     assert page.evaluate("camsvc.polls()") > polls  # by polling, not by reloading
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert took < refresh_s + 3, took
@@ -293,7 +277,7 @@ def test_state_change_turns_red_without_reload(dash: Dash, page_factory: Any) ->
 def test_no_tiles_still_shows_markers(dash: Dash, page_factory: Any) -> None:
     page = page_factory()
     open_dash(page, dash.url)
-    wait_until(page, "camsvc.noTiles()", timeout_s=10)
+    wait_js(page, "camsvc.noTiles()", timeout_s=10)
     assert page.locator("#map-note").is_visible()
     icons = page.locator("#map .leaflet-marker-icon.cl, #map .leaflet-marker-icon.cm")
     assert icons.count() > 0

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from camsvc.bench.common import ServiceProcess, free_port
-from camsvc.models import Camera
-from tests.runtime.test_service_e2e import wait_for
-from tests.web.test_dashboard import COLOURS, open_dash, wait_until
+from camsvc.bench.common import ServiceProcess
+from tests.utils.browser import open_dash, wait_js
+from tests.utils.service import fleet_service
+from tests.utils.waiting import wait_for
+from tests.web.test_dashboard import COLOURS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -22,25 +22,16 @@ INTERVAL = 15.0
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ServiceProcess]]:
-    from camsvc.cameras import import_cameras
-    from camsvc.config import Settings
-    from camsvc.db import make_engine, session_scope, upgrade
     from camsvc.simulate.harness import Simulator
 
     data = tmp_path_factory.mktemp("live")
     with Simulator(roadside=40, household=200, out_dir=data / "sim") as sim:
-        engine = make_engine(Settings(data_dir=data).db_url)
-        upgrade(engine)
-        with session_scope(engine) as s:
-            import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
-            s.execute(sa.update(Camera).values(check_interval_s=None))
-        engine.dispose()
         env = {
             "CAMSVC_CHECKS__INTERVAL_S": str(INTERVAL),
             "CAMSVC_CHECKS__RETRY_INTERVAL_S": "2",
             "CAMSVC_TILE_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",  # no tiles: markers must still show
         }
-        with ServiceProcess(data, free_port(), env) as svc:
+        with fleet_service(sim, data, env) as svc:
             yield sim, svc
 
 
@@ -68,7 +59,7 @@ def test_240_markers_then_a_camera_switched_down_turns_red(
     assert page.evaluate(f"camsvc.markerState('{cid}')") == "up"
     sim.fault(cid, "down")
     try:
-        wait_until(page, f"camsvc.markerState('{cid}') === 'down'", timeout_s=INTERVAL + 2 + 2 * 10 + 15)
+        wait_js(page, f"camsvc.markerState('{cid}') === 'down'", timeout_s=INTERVAL + 2 + 2 * 10 + 15)
         c = sim.camera(cid)
         page.evaluate(f"camsvc.map().setView([{c.latitude}, {c.longitude}], 19, {{animate: false}})")
         marker = page.locator(f'.leaflet-marker-icon.cm-down[title^="{c.name} — "]')

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from camsvc.bench.sample import write_check
 from camsvc.models import HealthState, Outage
 from camsvc.web.routes import (
     LEAFLET_URL,
@@ -21,7 +22,6 @@ from camsvc.web.routes import (
     pick_language,
     tile_source,
 )
-from camsvc.web.sample import write_check
 
 CSV = """id,name,kind,hamlet,address,latitude,longitude,main_url,username,password,enabled
 cam-001,Ngã tư chợ <b>Bích</b>,roadside,Bắc Chiến Thắng,QL1A,19.051,105.631,rtsp://127.0.0.1:20001/main,admin,Pa55-Secret-Word,true

@@ -1,8 +1,8 @@
 """A realistic dashboard data set: the simulator's fleet imported into the registry, and states made real by
 writing checks through ``record_check`` (the same code path as the service). Used by the browser tests and
-``python -m camsvc.web.bench``; also handy to look at the dashboard without the simulator::
+``python -m camsvc.bench.web``; also handy to look at the dashboard without the simulator::
 
-    python -m camsvc.web.sample --data-dir /tmp/dash --cameras 240 && \
+    python -m camsvc.bench.sample --data-dir /tmp/dash --cameras 240 && \
         CAMSVC_DATA_DIR=/tmp/dash camsvc serve --no-scheduler   # (or any way to start the app)
 """
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 DOWN_CAUSES = ("timeout", "refused", "auth", "not_found", "stalled", "decode_error")
 PICTURE_FAULTS = ("covered", "blurred", "frozen", "turned", "black", "snow")
-FOOTAGE = Path.home() / ".cache" / "camsvc" / "footage"
 
 
 @dataclass
@@ -59,7 +58,10 @@ def pictures() -> list[bytes]:
         import cv2
     except ImportError:  # pragma: no cover
         return []
-    paths = sorted(FOOTAGE.glob("*.jpg"))
+    from camsvc.paths import cache_dir
+    from camsvc.simulate.footage import footage_dir
+
+    paths = sorted(footage_dir(cache_dir()).glob("*.jpg"))
     if not paths:
         import skimage
 

@@ -1,7 +1,7 @@
-"""``python -m camsvc.web.bench`` (or ``camsvc bench web`` once registered): what one open dashboard costs.
+"""``python -m camsvc.bench.web`` (or ``camsvc bench web`` once registered): what one open dashboard costs.
 
 For each fleet size (default 240 and 10,000 cameras) it fills a real database through ``record_check``
-(cached under ``~/.cache/camsvc/web-bench/``), runs ``camsvc serve`` with the scheduler off, and keeps the
+(cached under ``<cache dir>/web-bench/``, see camsvc.paths), runs ``camsvc serve`` with the scheduler off, and keeps the
 fleet "alive" from this process the way the service would: every second ``N/60`` cameras get a new
 ``last_check_at`` (a check every 60 s each) and every 10 s one camera really changes state (two failed checks,
 or a recovery). Then, for ``--seconds``:
@@ -32,23 +32,31 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from camsvc.bench.common import free_port, pct, service, table, tree_cpu_seconds, write_json
+from camsvc.bench.common import (
+    free_port,
+    launch_chromium,
+    pct,
+    service,
+    table,
+    tree_cpu_seconds,
+    write_json,
+)
 from camsvc.models import CameraStatus, HealthState
+from camsvc.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-CACHE = Path.home() / ".cache" / "camsvc" / "web-bench"
-DATA_VERSION = 2  # bump when camsvc.web.sample changes what it writes
+DATA_VERSION = 2  # bump when camsvc.bench.sample changes what it writes
 NO_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 
 
 def prepare(cameras: int, seed: int = 1) -> Path:
     """A data dir holding ``cameras`` cameras in realistic states (built once, then reused)."""
+    from camsvc.bench.sample import fill
     from camsvc.config import load_settings
     from camsvc.db import make_engine, upgrade
-    from camsvc.web.sample import fill
 
-    d = CACHE / f"{cameras}-s{seed}-v{DATA_VERSION}"
+    d = cache_dir() / "web-bench" / f"{cameras}-s{seed}-v{DATA_VERSION}"
     done = d / "ready"
     if done.exists():
         return d
@@ -91,7 +99,7 @@ class Activity:
         self.engine.dispose()
 
     def _run(self) -> None:
-        from camsvc.web.sample import write_check
+        from camsvc.bench.sample import write_check
 
         per_s = max(1, len(self.ids) // 60)
         for tick in range(1, 100001):  # bounded: ~27 h at one tick a second
@@ -204,17 +212,8 @@ def poll(base: str, pid: int, mode: str, refresh_s: float, seconds: float) -> di
 def browser(base: str, refresh_s: float, seconds: float) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        b = launch_chromium(p)
         try:
             page = b.new_page(viewport={"width": 1440, "height": 900})
             cdp = page.context.new_cdp_session(page)

@@ -1,6 +1,6 @@
 """Measure the simulator: cold/warm start-up, idle CPU, CPU with every camera pulled at once.
 
-``camsvc simulate bench`` (or ``python -m camsvc.simulate bench``) prints a table and writes JSON to
+``camsvc bench simulator`` (or ``camsvc simulate bench``) prints a table and writes JSON to
 ``bench-results/simulator.json``. Clients are OpenCV with the prober's settings (FACTS.md).
 """
 
@@ -16,59 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from camsvc.bench.common import process_cpu_seconds, tree_cpu_seconds, tree_rss_mb
+
 os.environ.setdefault("OPENCV_FFMPEG_IS_THREAD_SAFE", "1")
 os.environ.setdefault(
     "OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|analyzeduration;200000|probesize;32768"
 )
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _tree(pid: int) -> list[int]:
-    out: list[int] = []
-    todo = [pid]
-    while todo and len(out) < 1000:
-        p = todo.pop()
-        out.append(p)
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def tree_cpu_s(pid: int) -> float:
-    """User+system CPU seconds of *pid* and its live descendants."""
-    total = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / CLK_TCK
-
-
-def proc_cpu_s(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / 1e6
 
 
 def _pull(url: str, seconds: float, max_frames: int) -> tuple[bool, int, float]:
@@ -246,7 +199,7 @@ def raw_pull_all(urls: list[str], seconds: float) -> list[tuple[bool, int]]:
 def run(
     roadside: int = 40, household: int = 200, pull_s: float = 5.0, probe_threads: int = 64, cold: bool = True
 ) -> dict[str, Any]:
-    from camsvc.config import load_settings
+    from camsvc.paths import cache_dir
     from camsvc.simulate import footage
     from camsvc.simulate.harness import Simulator
 
@@ -258,7 +211,7 @@ def run(
     if cold:  # every scene from the source footage into an empty cache (footage copied, not fetched)
         cache = Path(tempfile.mkdtemp(prefix="camsvc-cold-cache-"))
         try:
-            main_cache = load_settings().simulator.cache_dir
+            main_cache = cache_dir()
             src = footage.ensure_sources(main_cache)
             shutil.copytree(src, footage.footage_dir(cache))
             t0 = time.monotonic()
@@ -276,14 +229,14 @@ def run(
         res["startup_warm_s"] = round(sim.startup_s or 0.0, 2)
         res["startup_server_s"] = sim.info.get("startup_s")
         time.sleep(2)
-        c0, t0 = tree_cpu_s(sim.pid), time.monotonic()
+        c0, t0 = tree_cpu_seconds(sim.pid), time.monotonic()
         time.sleep(5)
-        res["idle_cpu_pct"] = round(100 * (tree_cpu_s(sim.pid) - c0) / (time.monotonic() - t0), 2)
+        res["idle_cpu_pct"] = round(100 * (tree_cpu_seconds(sim.pid) - c0) / (time.monotonic() - t0), 2)
         res["idle_rss_mb"] = round(tree_rss_mb(sim.pid), 1)
         urls = [sim.url(c.id) for c in sim.fleet]
 
         # 1) a probe sweep: open + 3 frames on every camera, probe_threads at a time
-        c0, t0 = tree_cpu_s(sim.pid), time.monotonic()
+        c0, t0 = tree_cpu_seconds(sim.pid), time.monotonic()
         with ThreadPoolExecutor(probe_threads) as pool:
             sweep = list(pool.map(lambda u: _pull(u, 0.0, 3), urls))
         dt = time.monotonic() - t0
@@ -292,23 +245,25 @@ def run(
             "wall_s": round(dt, 2),
             "failed": sum(not ok for ok, _, _ in sweep),
             "failed_ids": [c.id for c, (ok, _, _) in zip(sim.fleet, sweep, strict=True) if not ok],
-            "server_cpu_pct": round(100 * (tree_cpu_s(sim.pid) - c0) / dt, 1),
+            "server_cpu_pct": round(100 * (tree_cpu_seconds(sim.pid) - c0) / dt, 1),
             "probe_s_median": round(sorted(s for _, _, s in sweep)[len(sweep) // 2], 2),
         }
 
         # 2) every camera pulled at once by a client that does not decode: the server's own cost
-        c0, m0, k0, t0 = tree_cpu_s(sim.pid), proc_cpu_s(sim.pid), time.process_time(), time.monotonic()
+        own = (os.getpid(), (sim.pid,))  # this process (the clients), not the simulator below it
+        c0, m0, k0 = tree_cpu_seconds(sim.pid), process_cpu_seconds(sim.pid), tree_cpu_seconds(*own)
+        t0 = time.monotonic()
         raw = raw_pull_all(urls, pull_s)
         dt = time.monotonic() - t0
-        relay = 100 * (proc_cpu_s(sim.pid) - m0) / dt
-        client = 100 * (time.process_time() - k0) / dt
+        relay = 100 * (process_cpu_seconds(sim.pid) - m0) / dt
+        client = 100 * (tree_cpu_seconds(*own) - k0) / dt
         fps = sorted(n / pull_s for _, n in raw)
         res["pull_all_raw"] = {
             "clients": len(urls),
             "seconds_each": pull_s,
             "wall_s": round(dt, 2),
             "failed": sum(not ok for ok, _ in raw),
-            "server_cpu_pct": round(100 * (tree_cpu_s(sim.pid) - c0) / dt, 1),
+            "server_cpu_pct": round(100 * (tree_cpu_seconds(sim.pid) - c0) / dt, 1),
             "of_which_front_relay_pct": round(relay, 1),
             "client_cpu_pct": round(client, 1),
             "fps_per_client_median": round(fps[len(fps) // 2], 2),
@@ -325,7 +280,7 @@ def run(
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
-        c0, t0 = tree_cpu_s(sim.pid), time.monotonic()
+        c0, t0 = tree_cpu_seconds(sim.pid), time.monotonic()
         with ThreadPoolExecutor(len(urls)) as pool:
             pulls = list(pool.map(lambda u: _pull(u, pull_s, 1000), urls))
         dt = time.monotonic() - t0
@@ -336,7 +291,7 @@ def run(
             "seconds_each": pull_s,
             "wall_s": round(dt, 2),
             "failed": sum(not ok for ok, _, _ in pulls),
-            "server_cpu_pct": round(100 * (tree_cpu_s(sim.pid) - c0) / dt, 1),
+            "server_cpu_pct": round(100 * (tree_cpu_seconds(sim.pid) - c0) / dt, 1),
             "frames_per_client_median": frames[len(frames) // 2],
             "frames_per_client_min": frames[0],
             "server_peak_rss_mb": round(peak_rss[0], 1),
