@@ -8,13 +8,14 @@ schema includes.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import field_validator
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from camsvc.enums import CameraKind, HealthState
 
 
 def utcnow() -> dt.datetime:
@@ -42,19 +43,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def _ts(**kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kw)
-
-
-class CameraKind(StrEnum):
-    ROADSIDE = "roadside"
-    HOUSEHOLD = "household"
-
-
-class HealthState(StrEnum):
-    UNKNOWN = "unknown"
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    MAINTENANCE = "maintenance"
 
 
 # ---------------------------------------------------------------------------------------------- cameras

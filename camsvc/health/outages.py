@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from camsvc.enums import HealthState
 from camsvc.health.state import Health, Observation, Thresholds, step
-from camsvc.models import CameraStatus, Check, HealthState, Outage, Thumbnail, Transition
+from camsvc.models import CameraStatus, Check, Outage, Thumbnail, Transition
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from camsvc.models import Camera, CameraStatus, HealthState, Outage, Transition
+from camsvc.enums import HealthState
+from camsvc.models import Camera, CameraStatus, Outage, Transition
 
 MAX_HOLES = 16  # unseen transition ids remembered in the cursor (a rolled-back id stays a hole for good)
 HOLE_WINDOW = 1000  # holes are looked for among the newest ids only

@@ -11,15 +11,14 @@ from sqlmodel import col, select
 
 from camsvc import cameras as registry
 from camsvc.api.deps import SessionDep
+from camsvc.enums import CameraKind, HealthState
 from camsvc.models import (
     Camera,
     CameraCreate,
-    CameraKind,
     CameraPublic,
     CameraStatus,
     CameraUpdate,
     Check,
-    HealthState,
     Outage,
     Thumbnail,
     Transition,

@@ -17,8 +17,9 @@ from sqlmodel import Session, col, func, select
 
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.cameras import fold, hamlets
+from camsvc.enums import CameraKind, HealthState
 from camsvc.health.uptime import PERIODS, StateTimes, state_times
-from camsvc.models import Camera, CameraKind, CameraStatus, HealthState, Outage, Transition, utcnow
+from camsvc.models import Camera, CameraStatus, Outage, Transition, utcnow
 from camsvc.timefmt import local_str, parse_utc
 
 router = APIRouter(prefix="/api", tags=["status"])
