@@ -20,6 +20,7 @@ from camsvc.cameras import fold, hamlets
 from camsvc.enums import CameraKind, HealthState
 from camsvc.health.uptime import PERIODS, StateTimes, state_times
 from camsvc.models import Camera, CameraStatus, Outage, Transition, utcnow
+from camsvc.schemas import map_rows, outage_dict
 from camsvc.timefmt import local_str, parse_utc
 
 router = APIRouter(prefix="/api", tags=["status"])
@@ -94,38 +95,14 @@ def map_data(session: SessionDep, request: Request, response: Response) -> Any:
     etag = f'"{_map_version(session)}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    from camsvc.web.changes import camera_rows  # one definition of a map row, shared with the change feed
-
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
-    return {"version": etag.strip('"'), "cameras": camera_rows(session, None)}
+    return {"version": etag.strip('"'), "cameras": map_rows(session, None)}
 
 
 @router.get("/hamlets")
 def list_hamlets(session: SessionDep) -> list[str]:
     return hamlets(session)
-
-
-def outage_dict(o: Outage, cam: Camera | None = None, tz: str = "Asia/Ho_Chi_Minh") -> dict[str, Any]:
-    end = o.ended_at
-    dur = ((end or utcnow()) - o.started_at).total_seconds()
-    d: dict[str, Any] = {
-        "id": o.id,
-        "camera_id": o.camera_id,
-        "state": o.state.value,
-        "started_at": o.started_at,
-        "confirmed_at": o.confirmed_at,
-        "ended_at": end,
-        "open": end is None,
-        "duration_s": round(dur, 1),
-        "cause": o.cause,
-        "last_error": o.last_error,
-        "acknowledged_by": o.acknowledged_by,
-        "acknowledged_at": o.acknowledged_at,
-    }
-    if cam is not None:
-        d.update(camera_name=cam.name, hamlet=cam.hamlet, kind=cam.kind.value)
-    return d
 
 
 def _period(period: str | None, since: str | None, until: str | None) -> tuple[dt.datetime, dt.datetime]:
