@@ -84,7 +84,7 @@ def check_picture_thresholds(v: str | None) -> str | None:
         return None
     import json
 
-    from camsvc.health.picture import Thresholds
+    from camsvc.picture.judge import Thresholds
 
     try:
         data = json.loads(v)
@@ -180,9 +180,9 @@ class CameraStatus(SQLModel, table=True):
     last_error: str | None = None
     open_outage_id: int | None = None
     version: int = 0  # conditional updates: several writers never both flip one camera
-    # picture health memory (issue 4): JSON blobs produced by camsvc.health.picture
+    # picture health memory (issue 4): read and written by camsvc.picture.store only
     baseline_json: str | None = None
-    reference: bytes | None = None  # signature of the reference view (camsvc.probing.analysis)
+    reference: bytes | None = None  # signature of the reference view(s) (camsvc.picture.views)
     reference_jpeg: bytes | None = None  # the reference view itself, shown beside the latest thumbnail
     reference_set_at: dt.datetime | None = _ts(default=None)
     last_metrics_json: str | None = None

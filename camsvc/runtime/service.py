@@ -42,7 +42,7 @@ class Runtime:
 
         # frames are measured in the worker; only metrics and the last frame come back (docs/probing.md)
         self.pool = ProbePool(
-            self.settings.probe, postprocess="camsvc.health.picture_store:worker_postprocess"
+            self.settings.probe, postprocess="camsvc.picture.measure:postprocess"
         )
         self.pool.start()
         self.scheduler = CheckScheduler(self.settings, self.engine, self.pool, self.metrics)

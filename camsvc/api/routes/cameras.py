@@ -229,7 +229,7 @@ def camera_thumbnail_at(camera_id: str, thumb_id: int, session: SessionDep) -> R
 @router.get("/{camera_id}/reference.jpg")
 def camera_reference(camera_id: str, session: SessionDep) -> Response:
     """The reference view the camera is compared with (for `turned`)."""
-    from camsvc.health import picture_store
+    from camsvc.picture import store as picture_store
 
     st = session.get(CameraStatus, camera_id)
     jpeg = picture_store.reference_jpeg(st) if st else None
@@ -241,7 +241,7 @@ def camera_reference(camera_id: str, session: SessionDep) -> Response:
 @router.post("/{camera_id}/reference/reset", status_code=202)
 def reset_reference(camera_id: str, session: SessionDep) -> dict[str, str]:
     """After a deliberate change of view: forget the reference; the next good checks set a new one."""
-    from camsvc.health import picture_store
+    from camsvc.picture import store as picture_store
 
     _require(session, camera_id)
     st = session.get(CameraStatus, camera_id)
