@@ -120,6 +120,16 @@ def _period(period: str | None, since: str | None, until: str | None) -> tuple[d
     return start, end
 
 
+def _where_cameras(stmt: Any, session: Session, hamlet: str | None, kind: CameraKind | None) -> Any:
+    """Restrict a query over Camera to a hamlet (spelled in any case, with or without accents) and a kind."""
+    if hamlet:
+        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
+        stmt = stmt.where(col(Camera.hamlet).in_(names))
+    if kind:
+        stmt = stmt.where(Camera.kind == kind)
+    return stmt
+
+
 @router.get("/outages")
 def outages(
     session: SessionDep,
@@ -146,11 +156,7 @@ def outages(
         )
     if camera:
         stmt = stmt.where(Outage.camera_id == camera)
-    if hamlet:
-        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
-        stmt = stmt.where(col(Camera.hamlet).in_(names))
-    if kind:
-        stmt = stmt.where(Camera.kind == kind)
+    stmt = _where_cameras(stmt, session, hamlet, kind)
     if cause:
         stmt = stmt.where(Outage.cause == cause)
     rows = session.exec(stmt.order_by(col(Outage.started_at).desc()).limit(limit)).all()
@@ -252,12 +258,7 @@ def uptime(
     stmt = select(Camera.id, Camera.hamlet, Camera.kind)
     if camera:
         stmt = stmt.where(Camera.id == camera)
-    if hamlet:
-        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
-        stmt = stmt.where(col(Camera.hamlet).in_(names))
-    if kind:
-        stmt = stmt.where(Camera.kind == kind)
-    cams = session.exec(stmt).all()
+    cams = session.exec(_where_cameras(stmt, session, hamlet, kind)).all()
     times = camera_state_times(session, [c[0] for c in cams], start, end)
     by_hamlet: dict[str, StateTimes] = {}
     by_kind: dict[str, StateTimes] = {}
