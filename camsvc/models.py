@@ -8,13 +8,14 @@ schema includes.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import field_validator
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from camsvc.enums import CameraKind, HealthState
 
 
 def utcnow() -> dt.datetime:
@@ -42,19 +43,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def _ts(**kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kw)
-
-
-class CameraKind(StrEnum):
-    ROADSIDE = "roadside"
-    HOUSEHOLD = "household"
-
-
-class HealthState(StrEnum):
-    UNKNOWN = "unknown"
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    MAINTENANCE = "maintenance"
 
 
 # ---------------------------------------------------------------------------------------------- cameras
@@ -96,7 +84,7 @@ def check_picture_thresholds(v: str | None) -> str | None:
         return None
     import json
 
-    from camsvc.health.picture import Thresholds
+    from camsvc.picture.judge import Thresholds
 
     try:
         data = json.loads(v)
@@ -192,9 +180,9 @@ class CameraStatus(SQLModel, table=True):
     last_error: str | None = None
     open_outage_id: int | None = None
     version: int = 0  # conditional updates: several writers never both flip one camera
-    # picture health memory (issue 4): JSON blobs produced by camsvc.health.picture
+    # picture health memory (issue 4): read and written by camsvc.picture.store only
     baseline_json: str | None = None
-    reference: bytes | None = None  # signature of the reference view (camsvc.probing.analysis)
+    reference: bytes | None = None  # signature of the reference view(s) (camsvc.picture.views)
     reference_jpeg: bytes | None = None  # the reference view itself, shown beside the latest thumbnail
     reference_set_at: dt.datetime | None = _ts(default=None)
     last_metrics_json: str | None = None

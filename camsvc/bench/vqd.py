@@ -521,7 +521,7 @@ MAX_FRAMES = 8  # ProbeSettings.max_frames
 def _make_check(
     frames: list[np.ndarray], times: list[float], fps: float | None, width: int, height: int
 ) -> Check:
-    from camsvc.probing.analysis import downscale, measure
+    from camsvc.picture.measure import downscale, measure
 
     last = frames[-1]
     if last.shape[1] > 320:
@@ -668,7 +668,7 @@ class Camera:
 
 
 def _judge_check(check: Check, cam: Camera, hour: int, previous: Any) -> list[Any]:
-    from camsvc.health.picture import judge
+    from camsvc.picture.judge import judge
 
     return judge(
         check.metrics,
@@ -686,7 +686,8 @@ def _judge_check(check: Check, cam: Camera, hour: int, previous: Any) -> list[An
 def learn(cam: Camera, checks: list[Check], hours: tuple[int, ...], light: str) -> int:
     """Feed healthy checks as the service would: judge, and learn only from those without a fault.
     Returns the number of checks that raised a fault while learning."""
-    from camsvc.health.picture import add_reference_view, update_baseline
+    from camsvc.picture.baseline import update_baseline
+    from camsvc.picture.views import add_reference_view
 
     alarms = 0
     previous = cam.last.get(light)
@@ -874,8 +875,9 @@ def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
 def measure_cost(runs: int = 300) -> dict[str, Any]:
     """CPU per check (time.process_time, all threads) of measure() and judge() on 8 frames of street video
     at 1280x720 and at 640x360 (what the prober hands over), with OpenCV's default threads and with one."""
-    from camsvc.health.picture import add_reference_view, update_baseline
-    from camsvc.probing.analysis import measure
+    from camsvc.picture.baseline import update_baseline
+    from camsvc.picture.measure import measure
+    from camsvc.picture.views import add_reference_view
 
     src = load_vtest(200, 16)
 
@@ -915,8 +917,8 @@ def _cost_of(
     runs: int,
     clock: Callable[[Callable[[], Any], int], float],
 ) -> dict[str, float]:
-    from camsvc.health.picture import judge
-    from camsvc.probing.analysis import measure
+    from camsvc.picture.judge import judge
+    from camsvc.picture.measure import measure
 
     h, w = frames[0].shape[:2]
     kw: dict[str, Any] = dict(baseline=base, hour=12, fps=5.0, width=w, height=h, previous=m)

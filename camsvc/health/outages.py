@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from camsvc.enums import HealthState
 from camsvc.health.state import Health, Observation, Thresholds, step
-from camsvc.models import CameraStatus, Check, HealthState, Outage, Thumbnail, Transition
+from camsvc.models import CameraStatus, Check, Outage, Thumbnail, Transition
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +35,12 @@ class Recorded:
     health: Health
 
 
+# the columns of CameraStatus that hold the state machine's memory, named as in Health
+HEALTH_FIELDS = tuple(f.name for f in fields(Health))
+
+
 def health_of(row: CameraStatus) -> Health:
-    return Health(
-        state=row.state,
-        since=row.since,
-        cause=row.cause,
-        fail_streak=row.fail_streak,
-        ok_streak=row.ok_streak,
-        fault_streak=row.fault_streak,
-        fault=row.fault,
-        first_fail_at=row.first_fail_at,
-        first_fault_at=row.first_fault_at,
-        last_error=row.last_error,
-    )
+    return Health(**{k: getattr(row, k) for k in HEALTH_FIELDS})
 
 
 def get_status(session: Session, camera_id: str) -> CameraStatus:
@@ -113,21 +107,8 @@ def record_check(
             outage.last_error = obs.detail or obs.error
             session.add(outage)
 
-    values = {
-        "state": h.state,
-        "since": h.since,
-        "cause": h.cause,
-        "fail_streak": h.fail_streak,
-        "ok_streak": h.ok_streak,
-        "fault_streak": h.fault_streak,
-        "fault": h.fault,
-        "first_fail_at": h.first_fail_at,
-        "first_fault_at": h.first_fault_at,
-        "last_error": h.last_error,
-        "last_check_at": obs.at,
-        "open_outage_id": open_id,
-        "version": version + 1,
-    }
+    values = {k: getattr(h, k) for k in HEALTH_FIELDS}
+    values.update(last_check_at=obs.at, open_outage_id=open_id, version=version + 1)
     if obs.ok:
         values["last_ok_at"] = obs.at
     res = session.execute(

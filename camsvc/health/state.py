@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
-from camsvc.models import HealthState
+from camsvc.enums import HealthState
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from camsvc.models import HealthState
+from camsvc.enums import HealthState
 
 
 @dataclass

@@ -135,8 +135,8 @@ def _judge_picture(result: ProbeResult) -> None:
         return
     import datetime as dt
 
-    from camsvc.health import picture
-    from camsvc.probing import analysis
+    from camsvc.picture import judge as picture
+    from camsvc.picture import measure as analysis
     from camsvc.timefmt import local
 
     metrics = analysis.measure(result.frames, result.frame_times)

@@ -34,7 +34,8 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from camsvc.config import ProbeSettings
-from camsvc.probing.result import ErrorClass, ProbeResult, StreamKind
+from camsvc.enums import ErrorClass, StreamKind
+from camsvc.probing.result import ProbeResult
 from camsvc.probing.target import InvalidURL, parse_target
 from camsvc.redact import redact_text
 

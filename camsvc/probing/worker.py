@@ -56,8 +56,8 @@ def serve(conn: Connection) -> None:
     if kind != "init":
         raise RuntimeError(f"probe worker: expected init, got {kind!r}")
     from camsvc.config import ProbeSettings
+    from camsvc.enums import StreamKind
     from camsvc.probing import stream
-    from camsvc.probing.result import StreamKind
     from camsvc.probing.target import InvalidURL, parse_target
 
     settings = ProbeSettings.model_validate(settings_data)

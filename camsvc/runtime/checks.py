@@ -13,10 +13,10 @@ from sqlmodel import Session
 
 from camsvc.config import Settings
 from camsvc.db import session_scope
-from camsvc.health import picture_store
 from camsvc.health.outages import Recorded, get_status, record_check
 from camsvc.health.state import Observation, Thresholds
 from camsvc.models import Check, MaintenanceWindow
+from camsvc.picture.store import analyse, thresholds_for
 from camsvc.probing.result import ProbeResult
 from camsvc.timefmt import local
 
@@ -69,18 +69,16 @@ class CheckProcessor:
         hour = local(at, self.settings.timezone).hour  # type: ignore[union-attr]
         with session_scope(self.engine) as session:
             status = get_status(session, cam.id)
-            th = picture_store.thresholds_for(
-                cam.kind, self.settings.picture_thresholds, cam.picture_thresholds
-            )
-            analysis = picture_store.analyse(status, result, hour=hour, at=at, thresholds=th)
+            th = thresholds_for(cam.kind, self.settings.picture_thresholds, cam.picture_thresholds)
+            picture = analyse(status, result, hour=hour, at=at, thresholds=th)
             window = in_maintenance(windows or [], cam, at, self.settings.timezone)
-            check = _check_row(cam, result, at, analysis.metrics, analysis.faults)
+            check = _check_row(cam, result, at, picture.metrics, picture.faults)
             obs = Observation(
                 at=at,
                 ok=result.ok,
                 error=result.error.value if result.error else None,
                 detail=result.detail,
-                faults=tuple(analysis.faults),
+                faults=tuple(picture.faults),
                 in_maintenance=window is not None,
             )
             return record_check(session, check, obs, self.thresholds, thumbnail_jpeg=result.thumbnail_jpeg)

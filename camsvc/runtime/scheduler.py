@@ -33,10 +33,11 @@ from sqlmodel import Session, select
 
 from camsvc.config import Settings
 from camsvc.db import session_scope
+from camsvc.enums import ErrorClass, StreamKind
 from camsvc.health.outages import ConcurrentUpdate, prune_checks
 from camsvc.metrics import Metrics
 from camsvc.models import Camera, CameraSecret, MaintenanceWindow, Transition
-from camsvc.probing.result import ErrorClass, ProbeResult, StreamKind
+from camsvc.probing.result import ProbeResult
 from camsvc.redact import with_credentials
 from camsvc.runtime.checks import CameraEntry, CheckProcessor, load_windows
 

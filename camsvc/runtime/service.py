@@ -41,9 +41,7 @@ class Runtime:
         from camsvc.runtime.scheduler import CheckScheduler
 
         # frames are measured in the worker; only metrics and the last frame come back (docs/probing.md)
-        self.pool = ProbePool(
-            self.settings.probe, postprocess="camsvc.health.picture_store:worker_postprocess"
-        )
+        self.pool = ProbePool(self.settings.probe, postprocess="camsvc.picture.measure:postprocess")
         self.pool.start()
         self.scheduler = CheckScheduler(self.settings, self.engine, self.pool, self.metrics)
         self.scheduler.start()

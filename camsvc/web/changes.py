@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from camsvc.models import Camera, CameraStatus, HealthState, Outage, Transition
+from camsvc.models import Camera, CameraStatus, Outage, Transition
+from camsvc.schemas import map_rows
 
 MAX_HOLES = 16  # unseen transition ids remembered in the cursor (a rolled-back id stays a hole for good)
 HOLE_WINDOW = 1000  # holes are looked for among the newest ids only
@@ -71,55 +72,6 @@ def current_cursor(session: Session) -> Cursor:
     return Cursor(int(t), _digest(*reg), _digest(*ack))
 
 
-def camera_rows(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:
-    """Cameras in the shape of ``/api/map``'s ``cameras`` items (all of them when ``ids`` is None)."""
-    columns: list[Any] = [
-        Camera.id,
-        Camera.name,
-        Camera.kind,
-        Camera.hamlet,
-        Camera.address,
-        Camera.latitude,
-        Camera.longitude,
-        Camera.enabled,
-        CameraStatus.state,
-        CameraStatus.since,
-        CameraStatus.cause,
-        CameraStatus.last_check_at,
-        CameraStatus.open_outage_id,
-        Outage.acknowledged_at,
-    ]
-    stmt = sa.select(*columns).join(CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True)
-    stmt = stmt.join(Outage, col(Outage.id) == col(CameraStatus.open_outage_id), isouter=True)
-    wanted: set[str] | None = None
-    if ids is not None:
-        if not ids:
-            return []
-        if len(ids) <= 500:
-            stmt = stmt.where(col(Camera.id).in_(ids))
-        else:  # a mass outage: one scan beats a huge IN list
-            wanted = set(ids)
-    rows = [r for r in session.execute(stmt.order_by(Camera.id)).all() if wanted is None or r[0] in wanted]
-    return [
-        {
-            "id": r[0],
-            "name": r[1],
-            "kind": r[2].value,
-            "hamlet": r[3],
-            "address": r[4],
-            "lat": r[5],
-            "lon": r[6],
-            "enabled": r[7],
-            "state": (r[8] or HealthState.UNKNOWN).value,
-            "since": r[9],
-            "cause": r[10],
-            "last_check_at": r[11],
-            "acknowledged": bool(r[12] and r[13] is not None),
-        }
-        for r in rows
-    ]
-
-
 def changes_since(session: Session, cursor_text: str | None) -> dict[str, Any]:
     """``{cursor, full, cameras}``: ``full`` means reload ``/api/map``; else ``cameras`` are the changed ones."""
     now = current_cursor(session)
@@ -155,4 +107,4 @@ def changes_since(session: Session, cursor_text: str | None) -> dict[str, Any]:
         )
     if len(ids) > MAX_CAMERAS:
         return {"cursor": str(now), "full": True, "cameras": []}
-    return {"cursor": str(now), "full": False, "cameras": camera_rows(session, sorted(ids))}
+    return {"cursor": str(now), "full": False, "cameras": map_rows(session, sorted(ids))}

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from camsvc.enums import HealthState as S
 from camsvc.health.state import Health, Observation, Thresholds, step
-from camsvc.models import HealthState as S
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

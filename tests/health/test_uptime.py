@@ -1,7 +1,7 @@
 import datetime as dt
 
+from camsvc.enums import HealthState as S
 from camsvc.health.uptime import state_times
-from camsvc.models import HealthState as S
 
 T0 = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 

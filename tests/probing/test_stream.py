@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from camsvc.config import ProbeSettings
-from camsvc.probing.result import ErrorClass as E
-from camsvc.probing.result import StreamKind
+from camsvc.enums import ErrorClass as E
+from camsvc.enums import StreamKind
 from camsvc.probing.stream import GRACE_S, probe
 from tests.probing import servers as S
 from tests.probing.conftest import PASSWORD

@@ -263,7 +263,7 @@ def test_no_secret_reaches_the_dashboard(client: Any, engine: Any) -> None:
 
 
 def test_every_word_the_page_uses_is_translated() -> None:
-    from camsvc.health.picture import FAULT_CODES
+    from camsvc.picture.judge import FAULT_CODES
     from camsvc.probing.result import ErrorClass
 
     assert WEB_DIR is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
@@ -11,19 +10,19 @@ from sqlmodel import col, select
 
 from camsvc import cameras as registry
 from camsvc.api.deps import SessionDep
+from camsvc.enums import CameraKind, HealthState
 from camsvc.models import (
     Camera,
     CameraCreate,
-    CameraKind,
     CameraPublic,
     CameraStatus,
     CameraUpdate,
     Check,
-    HealthState,
     Outage,
     Thumbnail,
     Transition,
 )
+from camsvc.schemas import check_dict, outage_dict, transition_dict
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
@@ -162,21 +161,21 @@ def _require(session: SessionDep, camera_id: str) -> None:
         raise HTTPException(404, f"no camera {camera_id!r}")
 
 
+def _latest(session: SessionDep, camera_id: str, table: Any, newest: Any, limit: int) -> list[Any]:
+    """The camera's rows of ``table``, newest first by ``newest`` (404 for an unknown camera)."""
+    _require(session, camera_id)
+    return list(
+        session.exec(
+            select(table).where(table.camera_id == camera_id).order_by(col(newest).desc()).limit(limit)
+        ).all()
+    )
+
+
 @router.get("/{camera_id}/checks")
 def camera_checks(
     camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> list[dict[str, Any]]:
-    _require(session, camera_id)
-    rows = session.exec(
-        select(Check).where(Check.camera_id == camera_id).order_by(col(Check.at).desc()).limit(limit)
-    ).all()
-    out = []
-    for r in rows:
-        d = r.model_dump(exclude={"metrics_json", "faults"})
-        d["metrics"] = json.loads(r.metrics_json) if r.metrics_json else {}
-        d["faults"] = r.faults.split(",") if r.faults else []
-        out.append(d)
-    return out
+    return [check_dict(r) for r in _latest(session, camera_id, Check, Check.at, limit)]
 
 
 @router.get("/{camera_id}/transitions")
@@ -184,30 +183,14 @@ def camera_transitions(
     camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     """Every state change of the camera, newest first (the audit trail)."""
-    _require(session, camera_id)
-    rows = session.exec(
-        select(Transition)
-        .where(Transition.camera_id == camera_id)
-        .order_by(col(Transition.id).desc())
-        .limit(limit)
-    ).all()
-    return [r.model_dump() for r in rows]
+    return [transition_dict(r) for r in _latest(session, camera_id, Transition, Transition.id, limit)]
 
 
 @router.get("/{camera_id}/outages")
 def camera_outages(
     camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> list[dict[str, Any]]:
-    from camsvc.api.routes.status import outage_dict
-
-    _require(session, camera_id)
-    rows = session.exec(
-        select(Outage)
-        .where(Outage.camera_id == camera_id)
-        .order_by(col(Outage.started_at).desc())
-        .limit(limit)
-    ).all()
-    return [outage_dict(o) for o in rows]
+    return [outage_dict(o) for o in _latest(session, camera_id, Outage, Outage.started_at, limit)]
 
 
 @router.get("/{camera_id}/thumbnail.jpg")
@@ -246,7 +229,7 @@ def camera_thumbnail_at(camera_id: str, thumb_id: int, session: SessionDep) -> R
 @router.get("/{camera_id}/reference.jpg")
 def camera_reference(camera_id: str, session: SessionDep) -> Response:
     """The reference view the camera is compared with (for `turned`)."""
-    from camsvc.health import picture_store
+    from camsvc.picture import store as picture_store
 
     st = session.get(CameraStatus, camera_id)
     jpeg = picture_store.reference_jpeg(st) if st else None
@@ -258,7 +241,7 @@ def camera_reference(camera_id: str, session: SessionDep) -> Response:
 @router.post("/{camera_id}/reference/reset", status_code=202)
 def reset_reference(camera_id: str, session: SessionDep) -> dict[str, str]:
     """After a deliberate change of view: forget the reference; the next good checks set a new one."""
-    from camsvc.health import picture_store
+    from camsvc.picture import store as picture_store
 
     _require(session, camera_id)
     st = session.get(CameraStatus, camera_id)

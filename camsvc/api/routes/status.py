@@ -17,8 +17,10 @@ from sqlmodel import Session, col, func, select
 from camsvc import csvsafe
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.cameras import fold, hamlets
+from camsvc.enums import CameraKind, HealthState
 from camsvc.health.uptime import PERIODS, StateTimes, state_times
-from camsvc.models import Camera, CameraKind, CameraStatus, HealthState, Outage, Transition, utcnow
+from camsvc.models import Camera, CameraStatus, Outage, Transition, utcnow
+from camsvc.schemas import map_rows, outage_dict
 from camsvc.timefmt import local_str, parse_utc
 
 router = APIRouter(prefix="/api", tags=["status"])
@@ -93,38 +95,14 @@ def map_data(session: SessionDep, request: Request, response: Response) -> Any:
     etag = f'"{_map_version(session)}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    from camsvc.web.changes import camera_rows  # one definition of a map row, shared with the change feed
-
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
-    return {"version": etag.strip('"'), "cameras": camera_rows(session, None)}
+    return {"version": etag.strip('"'), "cameras": map_rows(session, None)}
 
 
 @router.get("/hamlets")
 def list_hamlets(session: SessionDep) -> list[str]:
     return hamlets(session)
-
-
-def outage_dict(o: Outage, cam: Camera | None = None, tz: str = "Asia/Ho_Chi_Minh") -> dict[str, Any]:
-    end = o.ended_at
-    dur = ((end or utcnow()) - o.started_at).total_seconds()
-    d: dict[str, Any] = {
-        "id": o.id,
-        "camera_id": o.camera_id,
-        "state": o.state.value,
-        "started_at": o.started_at,
-        "confirmed_at": o.confirmed_at,
-        "ended_at": end,
-        "open": end is None,
-        "duration_s": round(dur, 1),
-        "cause": o.cause,
-        "last_error": o.last_error,
-        "acknowledged_by": o.acknowledged_by,
-        "acknowledged_at": o.acknowledged_at,
-    }
-    if cam is not None:
-        d.update(camera_name=cam.name, hamlet=cam.hamlet, kind=cam.kind.value)
-    return d
 
 
 def _period(period: str | None, since: str | None, until: str | None) -> tuple[dt.datetime, dt.datetime]:
@@ -140,6 +118,16 @@ def _period(period: str | None, since: str | None, until: str | None) -> tuple[d
     if start >= end:
         raise HTTPException(422, "since must be before until")
     return start, end
+
+
+def _where_cameras(stmt: Any, session: Session, hamlet: str | None, kind: CameraKind | None) -> Any:
+    """Restrict a query over Camera to a hamlet (spelled in any case, with or without accents) and a kind."""
+    if hamlet:
+        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
+        stmt = stmt.where(col(Camera.hamlet).in_(names))
+    if kind:
+        stmt = stmt.where(Camera.kind == kind)
+    return stmt
 
 
 @router.get("/outages")
@@ -168,11 +156,7 @@ def outages(
         )
     if camera:
         stmt = stmt.where(Outage.camera_id == camera)
-    if hamlet:
-        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
-        stmt = stmt.where(col(Camera.hamlet).in_(names))
-    if kind:
-        stmt = stmt.where(Camera.kind == kind)
+    stmt = _where_cameras(stmt, session, hamlet, kind)
     if cause:
         stmt = stmt.where(Outage.cause == cause)
     rows = session.exec(stmt.order_by(col(Outage.started_at).desc()).limit(limit)).all()
@@ -274,12 +258,7 @@ def uptime(
     stmt = select(Camera.id, Camera.hamlet, Camera.kind)
     if camera:
         stmt = stmt.where(Camera.id == camera)
-    if hamlet:
-        names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
-        stmt = stmt.where(col(Camera.hamlet).in_(names))
-    if kind:
-        stmt = stmt.where(Camera.kind == kind)
-    cams = session.exec(stmt).all()
+    cams = session.exec(_where_cameras(stmt, session, hamlet, kind)).all()
     times = camera_state_times(session, [c[0] for c in cams], start, end)
     by_hamlet: dict[str, StateTimes] = {}
     by_kind: dict[str, StateTimes] = {}

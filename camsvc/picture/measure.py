@@ -1,8 +1,8 @@
 """Per-check picture measurements: pure functions of the decoded frames (no I/O, no clock).
 
 ``measure(frames, frame_times)`` turns the few frames of one check into a :class:`FrameMetrics` of plain
-numbers; ``signature(frame)`` makes the compact reference-view descriptor used to tell whether a camera was
-turned. The judgement (is this a fault for *this* camera?) lives in :mod:`camsvc.health.picture`.
+numbers. Reference views (for ``turned``) are :mod:`camsvc.picture.views`; the judgement (is this a fault
+for *this* camera?) is :mod:`camsvc.picture.judge`.
 
 Everything is computed on downscaled copies, so the cost does not grow with the stream's resolution:
 
@@ -11,12 +11,13 @@ Everything is computed on downscaled copies, so the cost does not grow with the 
 * every frame at ``MOTION_WIDTH`` (160 px) wide, grey: motion within the check;
 * the analysis frame again at ``COARSE_WIDTH`` (80 px): flat (featureless) regions for ``covered`` and an
   8x6 grid of block means, a fingerprint to compare with the previous check for ``frozen``.
+
+:func:`postprocess` is the probe worker's entry point: it measures there, while the frames are at hand.
 """
 
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -32,10 +33,6 @@ FLAT_BLOCK = 5
 FLAT_STD = 3.0  # a coarse block whose std is below this (grey levels) is featureless
 # Mean absolute chroma (YCrCb, 0-255 scale) below which a picture counts as greyscale (IR night mode).
 GREY_CHROMA = 3.0
-
-SIGNATURE_MAGIC = b"VQS1"
-SIGNATURE_FEATURES = 200
-SIGNATURE_WIDTH = 320
 
 
 @dataclass
@@ -125,7 +122,7 @@ class FrameMetrics:
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _check_frame(frame: Any, what: str) -> np.ndarray:
+def check_frame(frame: Any, what: str) -> np.ndarray:
     if not isinstance(frame, np.ndarray):
         raise TypeError(f"{what} must be a numpy array, got {type(frame).__name__}")
     if frame.dtype != np.uint8:
@@ -170,7 +167,7 @@ def _quick(frame: np.ndarray, width: int) -> np.ndarray:
     return cv2.extractChannel(frame, 1) if frame.ndim == 3 else frame
 
 
-def _grey(img: np.ndarray) -> np.ndarray:
+def to_grey(img: np.ndarray) -> np.ndarray:
     return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
@@ -296,7 +293,7 @@ def measure(frames: list[np.ndarray], frame_times: list[float] | None = None) ->
     """Measure the picture of one check from its decoded frames (BGR uint8, oldest first)."""
     if not isinstance(frames, list | tuple) or not frames:
         raise ValueError("measure() needs a non-empty list of frames")
-    checked = [_check_frame(f, f"frames[{i}]") for i, f in enumerate(frames)]
+    checked = [check_frame(f, f"frames[{i}]") for i, f in enumerate(frames)]
     shape = checked[-1].shape
     for i, f in enumerate(checked):
         if f.shape != shape:
@@ -306,7 +303,7 @@ def measure(frames: list[np.ndarray], frame_times: list[float] | None = None) ->
 
     last = checked[-1]
     small = downscale(last, WORK_WIDTH)
-    grey = _grey(small)
+    grey = to_grey(small)
     m = FrameMetrics(n_frames=len(checked), width=int(shape[1]), height=int(shape[0]))
 
     hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel()
@@ -320,7 +317,7 @@ def measure(frames: list[np.ndarray], frame_times: list[float] | None = None) ->
     m.bright_fraction = float(hist[245:].sum() / total)
 
     half = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
-    half_grey = _grey(half)
+    half_grey = to_grey(half)
     m.sharpness = block_sharpness(half_grey)
     m.noise = noise_sigma(half_grey)
 
@@ -362,120 +359,19 @@ def measure(frames: list[np.ndarray], frame_times: list[float] | None = None) ->
     return m
 
 
-# ------------------------------------------------------------------------------------------ signature
-
-
-def _signature_grey(frame: np.ndarray) -> np.ndarray:
-    g = _grey(downscale(frame, SIGNATURE_WIDTH))
-    # equalise locally so that day and night (IR) pictures of one place give comparable corners
-    return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(g)
-
-
-def _orb() -> Any:
-    # one scale (the camera does not zoom between checks), FAST scores: a third of the default cost
-    return cv2.ORB.create(
-        nfeatures=SIGNATURE_FEATURES,
-        nlevels=1,
-        edgeThreshold=15,
-        patchSize=15,
-        fastThreshold=12,
-        scoreType=cv2.ORB_FAST_SCORE,
-    )
-
-
-@dataclass
-class View:
-    """One reference view: ORB keypoints (x, y at SIGNATURE_WIDTH px wide) and their descriptors."""
-
-    width: int
-    height: int
-    greyscale: bool
-    brightness: float
-    points: np.ndarray  # float32 (n, 2)
-    descriptors: np.ndarray  # uint8 (n, 32)
-
-
-def view_of(frame: np.ndarray, metrics: FrameMetrics | None = None) -> View:
-    """Keypoints and descriptors of a frame (what signature() stores, also used to judge `turned`).
-    ``metrics`` (of the same frame's check) saves measuring its greyscale flag and brightness again."""
-    frame = _check_frame(frame, "frame")
-    g = _signature_grey(frame)
-    kps, desc = _orb().detectAndCompute(g, None)
-    if desc is None or not kps:
-        pts = np.zeros((0, 2), np.float32)
-        desc = np.zeros((0, 32), np.uint8)
-    else:
-        pts = np.array([k.pt for k in kps], dtype=np.float32)
-    if metrics is not None:
-        grey_flag, bright = metrics.is_greyscale, metrics.brightness
-    elif frame.ndim == 3:
-        small = downscale(frame, WORK_WIDTH // 4)
-        ycc = cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb).astype(np.float32) - 128.0
-        grey_flag = float(cv2.mean(cv2.magnitude(ycc[:, :, 1], ycc[:, :, 2]))[0]) < GREY_CHROMA
-        bright = float(ycc[:, :, 0].mean() + 128.0)
-    else:
-        grey_flag, bright = True, float(_grey(downscale(frame, WORK_WIDTH // 4)).mean())
-    return View(g.shape[1], g.shape[0], grey_flag, bright, pts, desc)
-
-
-def encode_views(views: list[View]) -> bytes:
-    """Serialise views: magic, count, then per view a header and n x (x, y as uint16 1/8 px, 32 B desc)."""
-    out = [SIGNATURE_MAGIC, struct.pack("<B", len(views))]
-    for v in views:
-        n = len(v.points)
-        out.append(struct.pack("<HHBfH", v.width, v.height, int(v.greyscale), v.brightness, n))
-        xy = np.clip(np.round(v.points * 8.0), 0, 65535).astype("<u2")
-        out.append(xy.tobytes())
-        out.append(np.ascontiguousarray(v.descriptors, dtype=np.uint8).tobytes())
-    return b"".join(out)
-
-
-def decode_views(data: bytes) -> list[View]:
-    """Inverse of :func:`encode_views`; raises ValueError on anything that is not a signature."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"a signature must be bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if not data.startswith(SIGNATURE_MAGIC) or len(data) < 5:
-        raise ValueError("not a camsvc view signature (bad magic)")
-    count = data[4]
-    pos = 5
-    views: list[View] = []
-    hdr = struct.Struct("<HHBfH")
-    for _ in range(count):
-        if pos + hdr.size > len(data):
-            raise ValueError("truncated view signature")
-        w, h, grey, bright, n = hdr.unpack_from(data, pos)
-        pos += hdr.size
-        end = pos + n * 4 + n * 32
-        if end > len(data):
-            raise ValueError("truncated view signature")
-        xy = np.frombuffer(data, dtype="<u2", count=n * 2, offset=pos).reshape(n, 2).astype(np.float32) / 8.0
-        pos += n * 4
-        desc = np.frombuffer(data, dtype=np.uint8, count=n * 32, offset=pos).reshape(n, 32).copy()
-        pos += n * 32
-        views.append(View(w, h, bool(grey), float(bright), xy, desc))
-    if pos != len(data):
-        raise ValueError("view signature has trailing bytes")
-    return views
-
-
-def signature(frame: np.ndarray) -> bytes:
-    """Compact descriptor of what the camera looks at (about 14 kB): ORB features of a 320 px grey frame.
-
-    Store it as the camera's reference view; :func:`camsvc.health.picture.judge` matches the current frame
-    against it to detect ``turned``. Several views (day, night) can be combined with
-    :func:`camsvc.health.picture.add_reference_view`.
-    """
-    return encode_views([view_of(frame)])
+# ------------------------------------------------------------------------------------ the probe worker
 
 
 def postprocess(result: Any) -> None:
-    """``ProbePool(settings, postprocess="camsvc.probing.analysis:postprocess")``: measure the picture in
-    the probe worker while the frames are there, into ``result.metrics`` (:meth:`FrameMetrics.flat`).
-    Judging needs the camera's history and happens in the service (:func:`camsvc.health.picture.judge`
-    with ``FrameMetrics.from_dict(result.metrics)``)."""
+    """The probe worker's picture step (``ProbePool(settings, postprocess="camsvc.picture.measure:postprocess")``):
+    measure every frame into ``result.metrics`` (:meth:`FrameMetrics.flat`) while the frames are in the
+    worker, then keep only the last frame (for ``turned`` and the reference picture). The service judges
+    the metrics against the camera's history (:func:`camsvc.picture.store.analyse`)."""
     if not getattr(result, "frames", None):
         return
     frames = list(result.frames)
     times = list(getattr(result, "frame_times", None) or [])
     result.metrics = measure(frames, times if len(times) == len(frames) else None).flat()
+    if len(result.frames) > 1:
+        result.frames = result.frames[-1:]
+        result.frame_times = result.frame_times[-1:]

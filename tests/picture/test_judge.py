@@ -15,17 +15,10 @@ import numpy as np
 import pytest
 
 from camsvc.bench import vqd as V
-from camsvc.health.picture import (
-    FAULT_CODES,
-    Baseline,
-    Fault,
-    Thresholds,
-    add_reference_view,
-    judge,
-    layout_similarity,
-    update_baseline,
-)
-from camsvc.probing.analysis import FrameMetrics, decode_views, measure
+from camsvc.picture.baseline import Baseline, layout_similarity, update_baseline
+from camsvc.picture.judge import FAULT_CODES, Fault, Thresholds, judge
+from camsvc.picture.measure import FrameMetrics, measure
+from camsvc.picture.views import add_reference_view, decode_views
 
 DAY_HOURS = (8, 9, 10, 11, 12, 13, 14, 15, 16)
 NIGHT_HOURS = (20, 21, 22, 23, 0, 1, 2)

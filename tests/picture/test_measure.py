@@ -10,16 +10,8 @@ import numpy as np
 import pytest
 
 from camsvc.bench import vqd as V
-from camsvc.probing.analysis import (
-    FrameMetrics,
-    decode_views,
-    downscale,
-    encode_views,
-    measure,
-    postprocess,
-    signature,
-    view_of,
-)
+from camsvc.picture.measure import FrameMetrics, downscale, measure, postprocess
+from camsvc.picture.views import decode_views, encode_views, signature, view_of
 from camsvc.probing.result import ProbeResult
 
 STREET = V.SCENE_BY_NAME["street"]

@@ -1,8 +1,11 @@
-"""Glue between picture analysis (pure: camsvc.probing.analysis, camsvc.health.picture) and a camera's
-stored memory (CameraStatus: baseline, reference views, last metrics). The only place that reads/writes them.
+"""A camera's picture memory (``CameraStatus``: baseline, reference views, last metrics) and the check
+pipeline's one picture step, :func:`analyse`. The only place that reads or writes that memory.
 
-The frames are measured inside the probe worker (``worker_postprocess``): only the metrics and the last
-frame cross back to the service, which judges them against the camera's own history here.
+The frames were measured in the probe worker (:func:`camsvc.picture.measure.postprocess`): only the
+metrics and the last frame come back. :func:`analyse` reads the stored state, judges the check
+(:func:`camsvc.picture.judge.judge`), learns from a check without a fault
+(:func:`camsvc.picture.baseline.update_baseline`, :func:`camsvc.picture.views.add_reference_view`) and
+stores the state again.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from camsvc.health import picture
 from camsvc.models import CameraStatus
-from camsvc.probing import analysis
+from camsvc.picture.baseline import Baseline, update_baseline
+from camsvc.picture.judge import Thresholds, judge
+from camsvc.picture.measure import FrameMetrics, downscale, measure
+from camsvc.picture.views import add_reference_view
 from camsvc.probing.result import ProbeResult
 
 log = logging.getLogger(__name__)
@@ -30,18 +35,10 @@ class Analysis:
     details: list[str] = field(default_factory=list)
 
 
-def worker_postprocess(result: ProbeResult) -> None:
-    """Run in the probe worker: measure every frame, then keep only the last one (turned, thumbnail)."""
-    analysis.postprocess(result)
-    if len(result.frames) > 1:
-        result.frames = result.frames[-1:]
-        result.frame_times = result.frame_times[-1:]
-
-
 def thresholds_for(
     kind: str, per_kind: dict[str, dict[str, Any]] | None, per_camera: str | None
-) -> picture.Thresholds:
-    th = picture.Thresholds().merge((per_kind or {}).get(kind))
+) -> Thresholds:
+    th = Thresholds().merge((per_kind or {}).get(kind))
     if per_camera:
         th = th.merge(json.loads(per_camera))
     return th
@@ -53,7 +50,7 @@ def analyse(
     *,
     hour: int,
     at: dt.datetime,
-    thresholds: picture.Thresholds | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Analysis:
     """Judge the check's picture against the camera's own normal; learn from healthy checks.
 
@@ -64,7 +61,7 @@ def analyse(
     if not result.ok or not (result.frames or result.metrics):
         return Analysis()
     try:
-        return _analyse(status, result, hour=hour, at=at, thresholds=thresholds or picture.Thresholds())
+        return _analyse(status, result, hour=hour, at=at, thresholds=thresholds or Thresholds())
     except Exception:
         log.exception(
             "picture analysis failed for camera %s; check recorded without picture verdict", status.camera_id
@@ -73,21 +70,21 @@ def analyse(
 
 
 def _analyse(
-    status: CameraStatus, result: ProbeResult, *, hour: int, at: dt.datetime, thresholds: picture.Thresholds
+    status: CameraStatus, result: ProbeResult, *, hour: int, at: dt.datetime, thresholds: Thresholds
 ) -> Analysis:
     if result.metrics:
-        metrics = analysis.FrameMetrics.from_dict(result.metrics)
+        metrics = FrameMetrics.from_dict(result.metrics)
     else:
-        metrics = analysis.measure(result.frames, result.frame_times)
+        metrics = measure(result.frames, result.frame_times)
     frame = result.frames[-1] if result.frames else None
-    baseline = picture.Baseline.from_dict(json.loads(status.baseline_json)) if status.baseline_json else None
+    baseline = Baseline.from_dict(json.loads(status.baseline_json)) if status.baseline_json else None
     previous = None
     if status.last_metrics_json and status.last_check_at and at - status.last_check_at <= PREVIOUS_MAX_AGE:
         try:
-            previous = analysis.FrameMetrics.from_dict(json.loads(status.last_metrics_json))
+            previous = FrameMetrics.from_dict(json.loads(status.last_metrics_json))
         except (TypeError, ValueError, KeyError):
             previous = None
-    faults = picture.judge(
+    faults = judge(
         metrics,
         baseline=baseline,
         reference=status.reference,
@@ -100,7 +97,7 @@ def _analyse(
         thresholds=thresholds,
     )
     if not faults:
-        baseline = picture.update_baseline(
+        baseline = update_baseline(
             baseline,
             metrics,
             hour=hour,
@@ -112,10 +109,10 @@ def _analyse(
         status.baseline_json = json.dumps(baseline.to_dict())
         if frame is not None:
             first = status.reference is None
-            status.reference = picture.add_reference_view(status.reference, frame, metrics)
+            status.reference = add_reference_view(status.reference, frame, metrics)
             if first:
                 _set_reference_picture(status, frame, at)
-    flat = metrics.flat() if hasattr(metrics, "flat") else metrics.to_dict()
+    flat = metrics.flat()
     status.last_metrics_json = json.dumps(flat)
     return Analysis(metrics=flat, faults=[f.code for f in faults], details=[f.detail for f in faults])
 
@@ -123,7 +120,7 @@ def _analyse(
 def _set_reference_picture(status: CameraStatus, frame: Any, at: dt.datetime) -> None:
     import cv2
 
-    ok, buf = cv2.imencode(".jpg", analysis.downscale(frame, 320), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    ok, buf = cv2.imencode(".jpg", downscale(frame, 320), [cv2.IMWRITE_JPEG_QUALITY, 80])
     status.reference_jpeg = buf.tobytes() if ok else None
     status.reference_set_at = at
 
