@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_FILE = Path("config/camsvc.yaml")
@@ -160,3 +160,13 @@ def config_file() -> Path | None:
 
 def load_settings(**overrides: Any) -> Settings:
     return Settings(**overrides)
+
+
+def format_errors(exc: ValidationError) -> str:
+    """Every error of an invalid configuration with its key path, and where the configuration came from."""
+    src = config_file()
+    lines = [f"invalid configuration ({src or 'environment'}):"]
+    for e in exc.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        lines.append(f"  {key}: {e['msg']}")
+    return "\n".join(lines)
