@@ -1,7 +1,8 @@
 """All settings in one place: environment (``CAMSVC_*``, nested with ``__``) over an optional YAML file.
 
 The YAML file is ``$CAMSVC_CONFIG`` if set, else ``config/camsvc.yaml`` if it exists. Every field has a
-description: ``camsvc check-config`` prints errors with their key path.
+description: ``camsvc check-config`` prints errors with their key path, and docs/configuration.md and
+config/camsvc.example.yaml are generated from these declarations (camsvc/config_docs.py, ``make docs``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class ProbeSettings(Section):
 
 
 class CheckSettings(Section):
-    interval_s: float = Field(60.0, gt=0, description="Default check interval per camera")
+    interval_s: float = Field(
+        60.0, gt=0, description="Default check interval per camera; a camera's own check_interval_s wins"
+    )
     retry_interval_s: float = Field(10.0, gt=0, description="Interval while a failure awaits confirmation")
     jitter_fraction: float = Field(
         0.2, ge=0, le=1, description="Spread first checks over this fraction of the interval"
@@ -82,19 +85,32 @@ class SimulatorSettings(Section):
     household: int = Field(200, ge=0, description="Household cameras in the simulated fleet")
     cache_dir: Path = Field(Path.home() / ".cache" / "camsvc", description="Encoded footage cache")
 
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand_home(cls, v: Path) -> Path:
+        return v.expanduser()
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAMSVC_", env_nested_delimiter="__", extra="forbid")
 
     data_dir: Path = Field(Path("data"), description="Database, thumbnails, clips")
-    database_url: str = Field("", description="SQLAlchemy URL; default SQLite file in data_dir")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://camsvc:secret@127.0.0.1:5432/camsvc; "
+        "empty: the SQLite file camsvc.db in data_dir",
+    )
     host: str = Field("127.0.0.1", description="HTTP bind address")
     port: int = Field(8080, description="HTTP port")
-    public_url: str = Field("", description="Dashboard address used in alert links")
+    public_url: str = Field(
+        "",
+        description="Dashboard address used in alert links, e.g. http://10.0.0.5:8080; empty: host and port",
+    )
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Zone times are shown in (stored in UTC)")
     default_language: str = Field("vi", description="Dashboard and message language: vi or en")
     tile_url: str = Field(
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", description="Map tile URL template"
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tile URL template (OpenStreetMap, or a local tile server)",
     )
     run_scheduler: bool = Field(True, description="Run checks in this process (disable on extra API workers)")
     log_level: str = Field("INFO", description="Logging level")
@@ -103,10 +119,22 @@ class Settings(BaseSettings):
         description="Picture-fault thresholds per camera kind, e.g. {household: {blurred_ratio: 0.25}} "
         "(keys of camsvc.health.picture.Thresholds); a camera's own picture_thresholds win",
     )
-    probe: ProbeSettings = Field(default_factory=ProbeSettings)  # type: ignore[arg-type]
-    checks: CheckSettings = Field(default_factory=CheckSettings)  # type: ignore[arg-type]
-    alerts: AlertSettings = Field(default_factory=AlertSettings)  # type: ignore[arg-type]
-    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)  # type: ignore[arg-type]
+    probe: ProbeSettings = Field(
+        default_factory=ProbeSettings,  # type: ignore[arg-type]
+        description="How one camera stream is probed (the same for `camsvc probe`)",
+    )
+    checks: CheckSettings = Field(
+        default_factory=CheckSettings,  # type: ignore[arg-type]
+        description="When cameras are checked and how many results change their state",
+    )
+    alerts: AlertSettings = Field(
+        default_factory=AlertSettings,  # type: ignore[arg-type]
+        description="Grouping, reminders, escalation and delivery of alert messages",
+    )
+    simulator: SimulatorSettings = Field(
+        default_factory=SimulatorSettings,  # type: ignore[arg-type]
+        description="The simulated camera fleet (`camsvc simulate`, `camsvc demo`, the tests)",
+    )
 
     @field_validator("default_language")
     @classmethod
