@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CAMSVC := $(VENV)/bin/camsvc
 
-.PHONY: setup run serve simulate test test-fast lint fmt bench bench-sweep bench-vqd bench-fleet bench-alerts clean docker
+.PHONY: setup run serve simulate test test-fast lint fmt docs bench bench-sweep bench-vqd bench-fleet bench-alerts clean docker
 
 setup:
 	./scripts/setup.sh
@@ -14,7 +14,7 @@ run: setup ## the service with the simulated Dien Bich fleet on SQLite
 simulate: setup
 	$(CAMSVC) simulate
 
-test: setup ## the whole suite, integration and browser tests included
+test: setup lint ## lint, then the whole suite, integration and browser tests included
 	$(PY) -m pytest -q
 
 test-fast: setup
@@ -28,6 +28,9 @@ lint: setup
 fmt: setup
 	$(VENV)/bin/ruff format camsvc tests
 	$(VENV)/bin/ruff check --fix camsvc tests
+
+docs: setup ## docs/configuration.md and config/camsvc.example.yaml from camsvc/config.py
+	$(PY) -m camsvc.config_docs
 
 bench: bench-sweep bench-vqd bench-fleet bench-alerts
 

@@ -1,7 +1,8 @@
 """All settings in one place: environment (``CAMSVC_*``, nested with ``__``) over an optional YAML file.
 
 The YAML file is ``$CAMSVC_CONFIG`` if set, else ``config/camsvc.yaml`` if it exists. Every field has a
-description: ``camsvc check-config`` prints errors with their key path.
+description: ``camsvc check-config`` prints errors with their key path, and docs/configuration.md and
+config/camsvc.example.yaml are generated from these declarations (camsvc/config_docs.py, ``make docs``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from camsvc.netpolicy import DEFAULT_ALLOWED, parse_network
@@ -43,7 +44,9 @@ class ProbeSettings(Section):
 
 
 class CheckSettings(Section):
-    interval_s: float = Field(60.0, gt=0, description="Default check interval per camera")
+    interval_s: float = Field(
+        60.0, gt=0, description="Default check interval per camera; a camera's own check_interval_s wins"
+    )
     retry_interval_s: float = Field(10.0, gt=0, description="Interval while a failure awaits confirmation")
     jitter_fraction: float = Field(
         0.2, ge=0, le=1, description="Spread first checks over this fraction of the interval"
@@ -84,6 +87,11 @@ class SimulatorSettings(Section):
     household: int = Field(200, ge=0, description="Household cameras in the simulated fleet")
     cache_dir: Path = Field(Path.home() / ".cache" / "camsvc", description="Encoded footage cache")
 
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand_home(cls, v: Path) -> Path:
+        return v.expanduser()
+
 
 class NetworkSettings(Section):
     allowed_networks: list[str] = Field(
@@ -112,28 +120,54 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAMSVC_", env_nested_delimiter="__", extra="forbid")
 
     data_dir: Path = Field(Path("data"), description="Database, thumbnails, clips")
-    database_url: str = Field("", description="SQLAlchemy URL; default SQLite file in data_dir")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://camsvc:secret@127.0.0.1:5432/camsvc; "
+        "empty: the SQLite file camsvc.db in data_dir",
+    )
     host: str = Field("127.0.0.1", description="HTTP bind address")
     port: int = Field(8080, description="HTTP port")
-    public_url: str = Field("", description="Dashboard address used in alert links")
+    public_url: str = Field(
+        "",
+        description="Dashboard address used in alert links, e.g. http://10.0.0.5:8080; empty: host and port",
+    )
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Zone times are shown in (stored in UTC)")
     default_language: str = Field("vi", description="Dashboard and message language: vi or en")
     tile_url: str = Field(
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", description="Map tile URL template"
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tile URL template (OpenStreetMap, or a local tile server)",
     )
     run_scheduler: bool = Field(True, description="Run checks in this process (disable on extra API workers)")
     log_level: str = Field("INFO", description="Logging level")
     picture_thresholds: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Picture-fault thresholds per camera kind, e.g. {household: {blurred_ratio: 0.25}} "
-        "(keys of camsvc.health.picture.Thresholds); a camera's own picture_thresholds win",
+        "(keys of camsvc.picture.judge.Thresholds); a camera's own picture_thresholds win",
     )
-    probe: ProbeSettings = Field(default_factory=ProbeSettings)  # type: ignore[arg-type]
-    checks: CheckSettings = Field(default_factory=CheckSettings)  # type: ignore[arg-type]
-    alerts: AlertSettings = Field(default_factory=AlertSettings)  # type: ignore[arg-type]
-    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)  # type: ignore[arg-type]
-    network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
-    limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]
+    probe: ProbeSettings = Field(
+        default_factory=ProbeSettings,  # type: ignore[arg-type]
+        description="How one camera stream is probed (the same for `camsvc probe`)",
+    )
+    checks: CheckSettings = Field(
+        default_factory=CheckSettings,  # type: ignore[arg-type]
+        description="When cameras are checked and how many results change their state",
+    )
+    alerts: AlertSettings = Field(
+        default_factory=AlertSettings,  # type: ignore[arg-type]
+        description="Grouping, reminders, escalation and delivery of alert messages",
+    )
+    simulator: SimulatorSettings = Field(
+        default_factory=SimulatorSettings,  # type: ignore[arg-type]
+        description="The simulated camera fleet (`camsvc simulate`, `camsvc demo`, the tests)",
+    )
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings,  # type: ignore[arg-type]
+        description="Where cameras and webhook channels may be (outbound allow-list)",
+    )
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings,  # type: ignore[arg-type]
+        description="Request size limits",
+    )
 
     @field_validator("default_language")
     @classmethod
@@ -187,3 +221,13 @@ def config_file() -> Path | None:
 
 def load_settings(**overrides: Any) -> Settings:
     return Settings(**overrides)
+
+
+def format_errors(exc: ValidationError) -> str:
+    """Every error of an invalid configuration with its key path, and where the configuration came from."""
+    src = config_file()
+    lines = [f"invalid configuration ({src or 'environment'}):"]
+    for e in exc.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        lines.append(f"  {key}: {e['msg']}")
+    return "\n".join(lines)

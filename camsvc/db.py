@@ -10,11 +10,21 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def table_metadata() -> sa.MetaData:
+    """Every table: imports each module that defines tables (add new ones here), so that the metadata
+    Alembic compares and migrates against holds them all."""
+    from camsvc import models  # noqa: F401
+    from camsvc.alerts import models as alert_models  # noqa: F401
+    from camsvc.auth import models as auth_models  # noqa: F401
+
+    return SQLModel.metadata
 
 
 def make_engine(url: str) -> Engine:

@@ -6,15 +6,14 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
 
-import camsvc.all_models  # noqa: F401  (every table registered)
+from camsvc.db import table_metadata
 
 
 def test_migrations_match_models(engine: Any) -> None:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diffs = compare_metadata(ctx, SQLModel.metadata)
+        diffs = compare_metadata(ctx, table_metadata())
     assert diffs == []
 
 

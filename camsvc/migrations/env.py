@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
-from sqlmodel import SQLModel
 
-import camsvc.all_models  # noqa: F401  (registers every table)
+from camsvc.db import table_metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = table_metadata()
 
 
 def _configure(connection: object) -> None:

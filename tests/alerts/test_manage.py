@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from camsvc.alerts.cli import alerts, contacts
 from camsvc.alerts.models import Contact, ContactChannel, RoutingRule
+from camsvc.cli.alerts import alerts, contacts
 from camsvc.config import Settings
 from tests.alerts.conftest import add_cameras
 from tests.alerts.receivers import SmtpSink, free_port

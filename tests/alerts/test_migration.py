@@ -9,7 +9,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import camsvc.all_models  # noqa: F401  (every table registered)
 from camsvc.alerts import models as alert_models
 
 ALERT_TABLES = {

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from click.testing import CliRunner
 
-from camsvc.probing.cli import format_summary, probe
+from camsvc.cli.probe import format_summary, probe
 from camsvc.probing.result import ErrorClass, ProbeResult, StreamKind
 from tests.probing import servers as S
 from tests.probing.conftest import PASSWORD

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from camsvc.bench.common import wait_until
-from camsvc.simulate.cli import simulate
+from camsvc.cli.simulate import simulate
 from camsvc.simulate.fleet import FLEET_COLUMNS, fold, read_fleet
 from camsvc.simulate.harness import Simulator, SimulatorError
 

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import click
 
+from camsvc.cli import common
 from camsvc.config import ProbeSettings
 from camsvc.probing.result import ErrorClass, ProbeResult, StreamKind
 
@@ -151,11 +152,8 @@ def _judge_picture(result: ProbeResult) -> None:
 
 
 def _probe_settings() -> ProbeSettings:
-    from pydantic import ValidationError
-
-    from camsvc.config import load_settings
-
+    """An invalid configuration is bad usage here: exit code 2, as documented above."""
     try:
-        return load_settings().probe
-    except (ValidationError, ValueError, OSError) as exc:
-        raise click.UsageError(f"configuration error: {exc}") from None
+        return common.settings().probe
+    except click.ClickException as exc:
+        raise click.UsageError(exc.message) from None

@@ -8,14 +8,7 @@ from pathlib import Path
 import click
 
 from camsvc.cameras import ImportFailed, export_cameras, import_cameras, list_cameras
-from camsvc.config import load_settings
-from camsvc.db import make_engine, session_scope, upgrade
-
-
-def _engine():  # type: ignore[no-untyped-def]
-    engine = make_engine(load_settings().db_url)
-    upgrade(engine)
-    return engine
+from camsvc.cli import common
 
 
 @click.group()
@@ -29,9 +22,8 @@ def cameras() -> None:
 def import_cmd(path: Path, fmt: str | None) -> None:
     """Import (create or update by id) cameras from a CSV or YAML file. All-or-nothing."""
     fmt = fmt or path.suffix.lstrip(".").lower()
-    engine = _engine()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             report = import_cameras(s, path.read_bytes(), fmt)
     except ImportFailed as exc:
         click.echo(str(exc), err=True)
@@ -45,7 +37,7 @@ def import_cmd(path: Path, fmt: str | None) -> None:
 @click.option("--include-secrets", is_flag=True, help="Also write usernames and passwords (handle with care)")
 def export_cmd(fmt: str, output: Path | None, include_secrets: bool) -> None:
     """Export the registry; credentials only with --include-secrets."""
-    with session_scope(_engine()) as s:
+    with common.session() as s:
         text = export_cameras(s, fmt, include_secrets=include_secrets)
     if output:
         output.write_text(text, encoding="utf-8")
@@ -64,7 +56,7 @@ def list_cmd(hamlet: str | None, state: str | None, limit: int) -> None:
     """List cameras with their state."""
     from camsvc.models import HealthState
 
-    with session_scope(_engine()) as s:
+    with common.session() as s:
         total, items = list_cameras(
             s, hamlet=hamlet, state=HealthState(state) if state else None, limit=limit
         )

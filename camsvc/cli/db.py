@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from camsvc.config import load_settings
-from camsvc.db import alembic_config, make_engine, upgrade
+from camsvc.cli import common
+from camsvc.db import alembic_config
 
 
 @click.group()
@@ -16,9 +16,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Upgrade the database to the newest schema (the service also does this at start)."""
-    settings = load_settings()
-    upgrade(make_engine(settings.db_url))
-    click.echo("schema up to date")
+    with common.database():
+        click.echo("schema up to date")
 
 
 @db.command("revision")
@@ -27,5 +26,4 @@ def db_revision(message: str) -> None:
     """Autogenerate a migration from the models (developers)."""
     from alembic import command
 
-    settings = load_settings()
-    command.revision(alembic_config(settings.db_url), message=message, autogenerate=True)
+    command.revision(alembic_config(common.settings().db_url), message=message, autogenerate=True)

@@ -15,22 +15,14 @@ from typing import Any, NoReturn
 import click
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from camsvc.config import Settings, load_settings
+from camsvc.cli import common
+from camsvc.config import Settings
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _setup() -> tuple[Settings, Engine]:
-    from camsvc.db import make_engine, upgrade
-
-    settings = load_settings()
-    engine = make_engine(settings.db_url)
-    upgrade(engine)
-    return settings, engine
 
 
 def _fail(msg: str) -> NoReturn:
@@ -67,8 +59,7 @@ def contacts_list(as_json: bool) -> None:
     from camsvc.alerts import contacts as mgmt
     from camsvc.alerts.models import Contact
 
-    _, engine = _setup()
-    with Session(engine) as s:
+    with common.session() as s:
         rows = [mgmt.contact_public(s, c) for c in s.exec(select(Contact).order_by(col(Contact.name))).all()]
     if as_json:
         _echo_json([r.model_dump() for r in rows])
@@ -117,7 +108,6 @@ def contacts_add(name: str, role: str, language: str, channels: tuple[str, ...],
     """Add a contact (then give it routes with `camsvc contacts route-add`)."""
     from camsvc.alerts import contacts as mgmt
     from camsvc.alerts.models import ChannelCreate, ContactCreate
-    from camsvc.db import session_scope
 
     try:
         data = ContactCreate(
@@ -129,9 +119,8 @@ def contacts_add(name: str, role: str, language: str, channels: tuple[str, ...],
         )
     except ValidationError as exc:
         _fail(_validation(exc))
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             c = mgmt.create_contact(s, data, _now())
             click.echo(f"contact {c.id} {c.name} added with {len(channels)} channel(s)")
     except mgmt.ConfigError as exc:
@@ -143,11 +132,9 @@ def contacts_add(name: str, role: str, language: str, channels: tuple[str, ...],
 def contacts_remove(contact: str) -> None:
     """Remove a contact (by name or id) with its channels and routes; its message history stays."""
     from camsvc.alerts import contacts as mgmt
-    from camsvc.db import session_scope
 
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             c = mgmt.get_contact(s, contact)
             mgmt.delete_contact(s, c)
             click.echo(f"contact {c.name} removed")
@@ -163,15 +150,13 @@ def contacts_channel_add(contact: str, url: str, label: str) -> None:
     """Add a channel (Apprise URL) to a contact."""
     from camsvc.alerts import contacts as mgmt
     from camsvc.alerts.models import ChannelCreate
-    from camsvc.db import session_scope
 
     try:
         data = ChannelCreate(url=url, label=label)
     except ValidationError as exc:
         _fail(_validation(exc))
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             ch = mgmt.add_channel(s, mgmt.get_contact(s, contact), data, _now())
             click.echo(f"channel {ch.id} added: {mgmt.channel_public(ch).url}")
     except LookupError as exc:
@@ -183,11 +168,9 @@ def contacts_channel_add(contact: str, url: str, label: str) -> None:
 def contacts_channel_remove(channel_id: int) -> None:
     """Remove a channel by id (see `camsvc contacts list`)."""
     from camsvc.alerts import contacts as mgmt
-    from camsvc.db import session_scope
 
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             s.delete(mgmt.get_channel(s, channel_id))
     except LookupError as exc:
         _fail(str(exc))
@@ -202,8 +185,7 @@ def contacts_test(contact: str, channel_id: int | None) -> None:
     from camsvc.alerts import contacts as mgmt
     from camsvc.alerts.models import ContactChannel
 
-    _, engine = _setup()
-    with Session(engine) as s:
+    with common.session() as s:
         try:
             c = mgmt.get_contact(s, contact)
         except LookupError as exc:
@@ -254,15 +236,13 @@ def contacts_route_add(
     """Route cameras to a contact. No filter at all: the contact hears about every camera."""
     from camsvc.alerts import contacts as mgmt
     from camsvc.alerts.models import RuleCreate
-    from camsvc.db import session_scope
 
     try:
         start, end = mgmt.parse_hours(hours) if hours else (None, None)
     except ValueError as exc:
         _fail(f"--hours: {exc}")
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             c = mgmt.get_contact(s, contact)
             assert c.id is not None
             data = RuleCreate(
@@ -292,11 +272,9 @@ def contacts_route_add(
 def contacts_route_remove(rule_id: int) -> None:
     """Remove a routing rule by id."""
     from camsvc.alerts import contacts as mgmt
-    from camsvc.db import session_scope
 
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             s.delete(mgmt.get_rule(s, rule_id))
     except LookupError as exc:
         _fail(str(exc))
@@ -315,17 +293,13 @@ def contacts_import(file: Path, prune: bool, dry_run: bool) -> None:
         doc = mgmt.parse_contacts_yaml(file.read_text(encoding="utf-8"))
     except mgmt.ConfigError as exc:
         _fail(f"{file}: nothing imported:\n  " + "\n  ".join(exc.errors))
-    _, engine = _setup()
-    with Session(engine, expire_on_commit=False) as s:
+    with common.session() as s:
         try:
             report = mgmt.import_contacts(s, doc, _now(), prune=prune)
         except mgmt.ConfigError as exc:
-            s.rollback()
             _fail(f"{file}: nothing imported:\n  " + "\n  ".join(exc.errors))
         if dry_run:
             s.rollback()
-        else:
-            s.commit()
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(("dry run, nothing changed: " if dry_run else "") + report.summary())
@@ -338,8 +312,7 @@ def contacts_export(with_secrets: bool, output: Path | None) -> None:
     """Write contacts, channels and routes as YAML (URLs redacted unless --with-secrets)."""
     from camsvc.alerts import contacts as mgmt
 
-    _, engine = _setup()
-    with Session(engine) as s:
+    with common.session() as s:
         text = mgmt.export_contacts(s, with_secrets=with_secrets)
     if output is None:
         click.echo(text, nl=False)
@@ -361,15 +334,16 @@ def alerts() -> None:
 def alerts_run(once: bool) -> None:
     """Run the alert dispatcher in the foreground (the service runs it itself; this is for a separate
     process or for debugging). Stops on SIGTERM / Ctrl-C."""
+    settings = common.settings()
+    with common.database(settings) as engine:
+        _run_dispatcher(settings, engine, once)
+
+
+def _run_dispatcher(settings: Settings, engine: Engine, once: bool) -> None:
     from camsvc.alerts.runtime import AlertRuntime
+    from camsvc.logs import setup_logging
 
-    settings, engine = _setup()
-    try:
-        from camsvc.logs import setup_logging
-
-        setup_logging(settings.log_level)
-    except ImportError:  # pragma: no cover
-        pass
+    setup_logging(settings.log_level)
     if once:
         from camsvc.alerts.dispatch import Dispatcher
 
@@ -402,8 +376,7 @@ def alerts_status() -> None:
     from camsvc.alerts import incidents as inc_ops
     from camsvc.alerts.models import Incident
 
-    _, engine = _setup()
-    with Session(engine) as s:
+    with common.session() as s:
         counts = inc_ops.outbox_counts(s)
         open_rows = s.exec(select(Incident).where(Incident.status == "open")).all()
     click.echo("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
@@ -420,8 +393,8 @@ def alerts_incidents(show_all: bool, camera: str | None, limit: int, as_json: bo
     """List incidents (open ones by default)."""
     from camsvc.alerts import incidents as inc_ops
 
-    settings, engine = _setup()
-    with Session(engine) as s:
+    settings = common.settings()
+    with common.session(settings) as s:
         rows = inc_ops.list_incidents(s, status=None if show_all else "open", camera_id=camera, limit=limit)
         pubs = [inc_ops.incident_public(s, i, "en") for i in rows]
     if as_json:
@@ -444,9 +417,9 @@ def alerts_show(incident_id: int) -> None:
     from camsvc.alerts import incidents as inc_ops
     from camsvc.alerts.models import Incident
 
-    settings, engine = _setup()
+    settings = common.settings()
     tz = settings.timezone
-    with Session(engine) as s:
+    with common.session(settings) as s:
         inc = s.get(Incident, incident_id)
         if inc is None:
             _fail(f"incident {incident_id} not found")
@@ -478,13 +451,11 @@ def _print_history(history: list[Any], tz: str) -> None:
 def alerts_ack(incident_id: int | None, outage_id: int | None, by: str) -> None:
     """Acknowledge an incident (stops its reminders and escalation)."""
     from camsvc.alerts import incidents as inc_ops
-    from camsvc.db import session_scope
 
     if (incident_id is None) == (outage_id is None):
         _fail("give an INCIDENT_ID or --outage ID")
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             if incident_id is not None:
                 r = inc_ops.acknowledge_incident(s, incident_id, by, _now())
             else:
@@ -508,8 +479,8 @@ def alerts_history(contact: str | None, outage_id: int | None, status: str | Non
     from camsvc.alerts import contacts as mgmt
     from camsvc.alerts import incidents as inc_ops
 
-    settings, engine = _setup()
-    with Session(engine) as s:
+    settings = common.settings()
+    with common.session(settings) as s:
         try:
             if contact is not None:
                 c = mgmt.get_contact(s, contact)
@@ -531,11 +502,9 @@ def alerts_history(contact: str | None, outage_id: int | None, status: str | Non
 def alerts_retry(message_id: int) -> None:
     """Queue a failed or cancelled message again."""
     from camsvc.alerts import incidents as inc_ops
-    from camsvc.db import session_scope
 
-    _, engine = _setup()
     try:
-        with session_scope(engine) as s:
+        with common.session() as s:
             inc_ops.retry_message(s, message_id, _now())
     except (LookupError, ValueError) as exc:
         _fail(str(exc))
@@ -574,6 +543,7 @@ def maintenance() -> None:
 
 
 def _add_window(
+    settings: Settings,
     camera: str | None,
     hamlet: str | None,
     everything: bool,
@@ -584,7 +554,6 @@ def _add_window(
     reason: str,
     by: str,
 ) -> None:
-    from camsvc.db import session_scope
     from camsvc.health import maintenance as mnt
     from camsvc.models import Camera
 
@@ -595,7 +564,6 @@ def _add_window(
         daily_start, sep, daily_end = daily.partition("-")
         if not sep:
             _fail("--daily must look like 22:00-06:00")
-    settings, engine = _setup()
     try:
         data = mnt.WindowCreate(
             camera_id=camera,
@@ -614,7 +582,7 @@ def _add_window(
         _fail(_validation(exc))
     except ValueError as exc:
         _fail(str(exc))
-    with session_scope(engine) as s:
+    with common.session(settings) as s:
         if camera and s.get(Camera, camera) is None:
             _fail(f"camera {camera!r} is not registered")
         if hamlet and not s.exec(select(Camera.id).where(Camera.hamlet == hamlet).limit(1)).first():
@@ -648,14 +616,14 @@ def maintenance_add(
     by: str,
 ) -> None:
     """Add a maintenance window (one-off, or recurring with --weekdays / --daily)."""
-    settings = load_settings()
+    settings = common.settings()
     s_at = _parse_time(start, settings.timezone, "--from")
     e_at = _parse_time(end, settings.timezone, "--to")
     if duration:
         if e_at is not None:
             _fail("give --to or --for, not both")
         e_at = (s_at or _now()) + parse_duration(duration)
-    _add_window(camera, hamlet, everything, s_at, e_at, weekdays, daily, reason, by)
+    _add_window(settings, camera, hamlet, everything, s_at, e_at, weekdays, daily, reason, by)
 
 
 @alerts.command("silence")
@@ -670,7 +638,8 @@ def alerts_silence(
 ) -> None:
     """Silence alerts from now for a while (a one-off maintenance window with a reason)."""
     now = _now()
-    _add_window(camera, hamlet, everything, now, now + parse_duration(duration), None, None, reason, by)
+    end = now + parse_duration(duration)
+    _add_window(common.settings(), camera, hamlet, everything, now, end, None, None, reason, by)
 
 
 @maintenance.command("list")
@@ -680,9 +649,9 @@ def maintenance_list(active: bool) -> None:
     from camsvc.health import maintenance as mnt
     from camsvc.models import MaintenanceWindow
 
-    settings, engine = _setup()
+    settings = common.settings()
     now = _now()
-    with Session(engine) as s:
+    with common.session(settings) as s:
         rows = s.exec(select(MaintenanceWindow).order_by(col(MaintenanceWindow.id))).all()
     shown = 0
     for w in rows:
@@ -703,11 +672,9 @@ def maintenance_list(active: bool) -> None:
 @click.argument("window_id", type=int)
 def maintenance_remove(window_id: int) -> None:
     """Remove a window (cameras leave maintenance at their next check)."""
-    from camsvc.db import session_scope
     from camsvc.models import MaintenanceWindow
 
-    _, engine = _setup()
-    with session_scope(engine) as s:
+    with common.session() as s:
         w = s.get(MaintenanceWindow, window_id)
         if w is None:
             _fail(f"maintenance window {window_id} not found")

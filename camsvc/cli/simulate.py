@@ -14,19 +14,11 @@ from typing import Any
 
 import click
 
+from camsvc.cli import common
 from camsvc.redact import redact_url, with_credentials
 from camsvc.simulate.faults import DESCRIPTIONS, FAULTS
 
 log = logging.getLogger(__name__)
-
-
-def _settings() -> Any:
-    from camsvc.config import load_settings
-
-    try:
-        return load_settings().simulator
-    except Exception as exc:  # invalid config: say so, do not crash with a trace
-        raise click.ClickException(f"configuration error: {exc}") from None
 
 
 def _parse_extra(values: tuple[str, ...]) -> dict[str, Path]:
@@ -88,7 +80,7 @@ def _serve(opts: dict[str, Any]) -> None:
     logging.basicConfig(
         level=str(opts["log_level"]).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    st = _settings()
+    st = common.settings().simulator
 
     def pick(key: str, default: Any) -> Any:
         return default if opts[key] is None else opts[key]
@@ -148,7 +140,7 @@ def serve_cmd(ctx: click.Context) -> None:
 
 def _control_url(ctx: click.Context, control_port: int | None, host: str | None) -> str:
     """--control-port, else the running simulator's ready file in --out (the demo's too), else settings."""
-    st = _settings()
+    st = common.settings().simulator
     h = host or ctx.obj.get("host") or st.host
     port = control_port or ctx.obj.get("control_port")
     if not port:

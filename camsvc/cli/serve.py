@@ -1,0 +1,60 @@
+"""``camsvc serve`` (the default command) and ``camsvc demo``."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+from camsvc.cli import common
+from camsvc.logs import setup_logging
+from camsvc.runtime.serve import run_server
+
+
+@click.command()
+@click.option("--host", help="Bind address (default 127.0.0.1; CAMSVC_HOST)")
+@click.option("--port", type=int, help="HTTP port (default 8080; CAMSVC_PORT)")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Database and files (CAMSVC_DATA_DIR)")
+def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Run the API, the dashboard and the scheduled checks in one process.
+
+    For several API workers run more `camsvc serve` processes (or uvicorn --workers with
+    `camsvc.asgi:app`): only the one holding the leader lock runs the checks.
+    """
+    run_server(common.settings(host=host, port=port, data_dir=data_dir))
+
+
+@click.command()
+@click.option("--roadside", type=int, default=40, show_default=True, help="Simulated roadside cameras")
+@click.option("--household", type=int, default=200, show_default=True, help="Simulated household cameras")
+@click.option("--port", type=int, help="HTTP port (default 8080)")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the demo keeps its database")
+def demo(roadside: int, household: int, port: int | None, data_dir: Path | None) -> None:
+    """The service with a simulated Dien Bich fleet: starts the simulator, registers it, serves."""
+    from camsvc.cameras import import_cameras
+    from camsvc.simulate.harness import Simulator
+
+    settings = common.settings(port=port, data_dir=data_dir)
+    setup_logging(settings.log_level)
+    click.echo(f"starting the camera simulator ({roadside} roadside + {household} household)...")
+    sim = Simulator(roadside=roadside, household=household, out_dir=settings.data_dir / "simulator")
+    sim.start()
+
+    def _term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        with common.session(settings) as s:
+            report = import_cameras(s, sim.fleet_csv.read_bytes(), "csv")
+        click.echo(
+            f"fleet registered from {sim.fleet_csv}: {report.created} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged"
+        )
+        click.echo("switch faults with e.g.: camsvc simulate fault cam-017 frozen")
+        run_server(settings)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
