@@ -107,6 +107,23 @@ class NetworkSettings(Section):
         return [str(parse_network(n)) for n in v]
 
 
+class AuthSettings(Section):
+    session_idle_s: float = Field(
+        8 * 3600, ge=60, description="A browser session ends after this long without a request (seconds)"
+    )
+    session_absolute_s: float = Field(
+        24 * 3600, ge=300, description="A browser session ends this long after sign-in, whatever its use"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Host names the service answers to (Host header; against DNS rebinding). The host of "
+        "public_url is always added; '*' allows any (only behind a proxy that checks it)",
+    )
+    ack_link_days: float = Field(
+        7, gt=0, description="An acknowledge link in an alert message stops working after this many days"
+    )
+
+
 class LimitSettings(Section):
     max_body_bytes: int = Field(
         10 * 1024 * 1024,
@@ -163,6 +180,10 @@ class Settings(BaseSettings):
     network: NetworkSettings = Field(
         default_factory=NetworkSettings,  # type: ignore[arg-type]
         description="Where cameras and webhook channels may be (outbound allow-list)",
+    )
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings,  # type: ignore[arg-type]
+        description="Sign-in sessions, the Host allow-list and acknowledge links",
     )
     limits: LimitSettings = Field(
         default_factory=LimitSettings,  # type: ignore[arg-type]
