@@ -117,7 +117,7 @@ def test_truncation_needs_a_reference() -> None:
         ({"password": "hunter2", "name": "x"}, {"name": "x", "redacted": ["password"]}),
         ({"changes": {"password": "a", "main_url": "rtsp://admin:pw@10.0.0.9/s"}},
          {"changes": {"main_url": "rtsp://admin:***@10.0.0.9/s"}, "redacted": ["changes.password"]}),
-        ({"url": "http://h/cgi?usr=a&pwd=secret1"}, {"url": "http://h/cgi?usr=a&pwd=***"}),
+        ({"url": "http://h/cgi?usr=a&pwd=secret1"}, {"url": "http://h/cgi?usr=***&pwd=***"}),
         ({"api_token": "cs_x", "Signing_Key": "k", "csrf_token": "t", "Authorization": "Basic x"},
          {"redacted": ["Authorization", "Signing_Key", "api_token", "csrf_token"]}),
         ({"note": "failed on rtsp://u:p4ss@cam/x"}, {"note": "failed on rtsp://u:***@cam/x"}),
