@@ -7,15 +7,19 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, func, select
 
 from camsvc import __version__
 from camsvc.api.limits import BodyLimitMiddleware
+from camsvc.auth.http import NotAuthenticated, enforce, public
+from camsvc.auth.routes import unauthenticated_response
 from camsvc.config import Settings, load_settings
 from camsvc.db import make_engine, upgrade
 from camsvc.errors import NotFound
@@ -24,13 +28,25 @@ from camsvc.models import CameraStatus, HealthState
 
 log = logging.getLogger(__name__)
 
-# Routers are listed here, one module per resource; optional ones (not yet installed) are skipped.
+# Routers are listed here, one module per resource. Every route requires a signed-in user (the app-wide
+# ``enforce`` dependency) unless its endpoint is marked ``@public`` (camsvc/auth/http.py).
 ROUTERS = [
+    "camsvc.auth.routes:router",
     "camsvc.api.routes.cameras:router",
     "camsvc.api.routes.status:router",
     "camsvc.api.routes.alerts:router",
     "camsvc.web.routes:router",
 ]
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """The Host header values served: settings ``auth.allowed_hosts``, the public URL's host and a specific
+    bind address."""
+    hosts = list(settings.auth.allowed_hosts)
+    for url_host in (urlsplit(settings.base_url).hostname, settings.host):
+        if url_host and url_host not in ("0.0.0.0", "::") and url_host not in hosts:
+            hosts.append(url_host)
+    return hosts
 
 
 def create_app(settings: Settings | None = None, *, start_runtime: bool = True) -> FastAPI:
@@ -60,11 +76,15 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
         title="camsvc",
         version=__version__,
         lifespan=lifespan,
-        description="Camera-network monitoring for commune security",
+        description="Camera-network monitoring for commune security. Every route needs a signed-in user "
+        "(session cookie from /login) or an API token (`Authorization: Bearer cs_...`; `camsvc tokens create`).",
+        dependencies=[Depends(enforce)],
     )
     # the dashboard's first load at 10,000 cameras: 4.6 MB -> 0.44 MB (docs/dashboard.md)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    # against DNS rebinding: answer only to the names this service is known by (outermost: checked first)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics
@@ -75,15 +95,14 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
         """Domain code raises NotFound; every route answers it the same way: 404, the message as detail."""
         return JSONResponse({"detail": str(exc.args[0]) if exc.args else "not found"}, status_code=404)
 
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        """Anonymous: a redirect to the sign-in page for a page, 401 for the API, feeds and files."""
+        return unauthenticated_response(request, exc.reason)
+
     for target in ROUTERS:
         module, attr = target.split(":")
-        try:
-            app.include_router(getattr(importlib.import_module(module), attr))
-        except ImportError as exc:
-            if exc.name and module.startswith(exc.name):
-                log.debug("router %s not installed", module)
-            else:
-                raise
+        app.include_router(getattr(importlib.import_module(module), attr))
 
     def cameras_by_state() -> dict[tuple[str, ...], float]:
         with Session(engine) as s:
@@ -106,6 +125,7 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
     )
 
     @app.get("/healthz", tags=["service"])
+    @public
     def healthz() -> dict[str, Any]:
         """The service itself: database reachable, checks running (in the leader)."""
         with Session(engine) as s:
@@ -120,6 +140,8 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
 
     @app.get("/metrics", tags=["service"])
     def prometheus_metrics() -> Response:
+        """Prometheus metrics: like every route, for a signed-in user or an API token (``bearer_token`` in
+        the scrape config: ``camsvc tokens create USER --name prometheus --role viewer``)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -31,10 +31,9 @@ def engine(settings: Settings) -> Iterator[object]:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[object]:
-    from fastapi.testclient import TestClient
-
+    """The app (no runtime) with a client signed in as an admin through an API token."""
     from camsvc.app import create_app
+    from tests.utils.auth import signed_in_client
 
-    app = create_app(settings, start_runtime=False)
-    with TestClient(app) as c:
+    with signed_in_client(create_app(settings, start_runtime=False)) as c:
         yield c

@@ -6,6 +6,7 @@ database so a restart keeps the limit); every success and failure is in the audi
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -112,9 +113,18 @@ def set_session_cookie(response: Response, settings: Settings, raw: str) -> None
     )
 
 
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.login_templates
-    return templates
+@functools.cache
+def _page_files() -> tuple[Jinja2Templates, dict[str, dict[str, str]]]:
+    """The sign-in page's template and the dashboard's translations (one set of words for both)."""
+    from camsvc.web.routes import WEB_DIR, load_translations
+
+    if WEB_DIR is None:
+        raise RuntimeError("dashboard files (web/) not found: the sign-in page cannot be shown")
+    return Jinja2Templates(directory=WEB_DIR / "templates"), load_translations(WEB_DIR)
+
+
+def translations() -> dict[str, dict[str, str]]:
+    return _page_files()[1]
 
 
 def login_page(
@@ -122,10 +132,10 @@ def login_page(
 ) -> HTMLResponse:
     from camsvc.web.routes import pick_language  # the dashboard's language rule, one definition
 
-    translations = request.app.state.translations
+    templates, words = _page_files()
     chosen = pick_language(lang, settings.default_language)
-    tr = translations[chosen]
-    return _templates(request).TemplateResponse(
+    tr = words[chosen]
+    return templates.TemplateResponse(
         request,
         "login.html",
         {
@@ -167,7 +177,7 @@ def login_submit(
         _user, raw = sign_in(db, settings, request, username.strip(), password)
     except LoginFailed as exc:
         db.commit()  # the failure counts and the audit row stay even though we answer with an error
-        tr = request.app.state.translations
+        tr = translations()
         key = "login.throttled" if exc.status == 429 else "login.failed"
         chosen = lang if lang in tr else settings.default_language
         msg = tr[chosen].get(key, exc.message)

@@ -168,6 +168,7 @@ class ServiceProcess:
         self.env.update(env or {})
         self.log_path = log_path or (data_dir / "service.log")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.headers: dict[str, str] = {}
 
     @property
     def pid(self) -> int:
@@ -186,7 +187,13 @@ class ServiceProcess:
                 start_new_session=True,
             )
         wait_http(f"{self.base}/healthz", timeout_s, self.proc)
+        if not self.headers:  # the API needs a signed-in caller: an admin token, made as any script would
+            self.headers = {"Authorization": f"Bearer {admin_token(self.data_dir)}"}
         return self
+
+    def client(self, **kw: Any) -> httpx.Client:
+        """An HTTP client on the service, signed in with the admin token."""
+        return httpx.Client(base_url=self.base, headers=self.headers, timeout=kw.pop("timeout", 15), **kw)
 
     def kill(self) -> None:
         """SIGKILL the whole process group: a crash, nothing cleaned up."""
@@ -223,6 +230,20 @@ def wait_until(predicate: Callable[[], object], timeout_s: float, interval_s: fl
             return True
         time.sleep(interval_s)
     return bool(predicate())
+
+
+def admin_token(data_dir: Path, username: str = "bench-admin") -> str:
+    """An API token of an admin in *data_dir*'s database (the user is created on first use)."""
+    from camsvc.auth.bootstrap import api_token
+    from camsvc.config import Settings
+    from camsvc.db import make_engine, upgrade
+
+    engine = make_engine(Settings(data_dir=data_dir).db_url)
+    try:
+        upgrade(engine)
+        return api_token(engine, username, "admin")
+    finally:
+        engine.dispose()
 
 
 def import_fleet(data_dir: Path, fleet_csv: Path, **camera_values: Any) -> None:

@@ -204,6 +204,8 @@ def build_router(web_dir: Path | None) -> APIRouter:
                 "cluster_url": CLUSTER_URL,
                 "config": config,
                 "states": ["down", "degraded", "unknown", "maintenance", "up"],
+                "user": getattr(request.state, "subject", None),
+                "csrf_token": csrf_token(request),
             },
         )
         response.headers["Cache-Control"] = "no-cache"
@@ -212,6 +214,12 @@ def build_router(web_dir: Path | None) -> APIRouter:
         return response
 
     return r
+
+
+def csrf_token(request: Request) -> str:
+    """The browser session's CSRF token: the page sends it back with every change (header or form)."""
+    sess = getattr(request.state, "user_session", None)
+    return sess.csrf_token if sess is not None else ""
 
 
 feed = APIRouter(tags=["dashboard"])

@@ -53,7 +53,7 @@ def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
 
 
 def _api(svc: ServiceProcess, method: str, path: str, **kw: Any) -> Any:
-    r = httpx.request(method, svc.base + path, timeout=15, **kw)
+    r = httpx.request(method, svc.base + path, headers=svc.headers, timeout=15, **kw)
     assert r.status_code < 400, r.text
     return r.json() if "json" in r.headers.get("content-type", "") else r.text
 

@@ -18,6 +18,7 @@ from camsvc.db import session_scope
 from camsvc.models import MaintenanceWindow, Outage
 from tests.alerts.conftest import T0, Clock, Fleet, add_cameras, add_contact, pump, settle
 from tests.alerts.receivers import SmtpSink
+from tests.utils.auth import signed_in_client
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ def client(alert_settings: Settings, alert_engine) -> Iterator[TestClient]:
     from camsvc.app import create_app
 
     app = create_app(alert_settings, start_runtime=False)
-    with TestClient(app) as c:
+    with signed_in_client(app) as c:
         yield c
 
 

@@ -17,6 +17,7 @@ from camsvc.cli.alerts import alerts, contacts
 from camsvc.config import Settings
 from tests.alerts.conftest import add_cameras
 from tests.alerts.receivers import SmtpSink, free_port
+from tests.utils.auth import signed_in_client
 
 SECRET = "Zq8-very-secret-pw"
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def client(alert_settings: Settings, alert_engine) -> Iterator[TestClient]:
     from camsvc.app import create_app
 
     app = create_app(alert_settings, start_runtime=False)
-    with TestClient(app) as c:
+    with signed_in_client(app) as c:
         yield c
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from camsvc.config import Settings
+from tests.utils.auth import signed_in_client
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -35,12 +36,11 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_client(pg_url: str, tmp_path: Path) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
 
     from camsvc.app import create_app
 
     app = create_app(Settings(data_dir=tmp_path, database_url=pg_url), start_runtime=False)
-    with TestClient(app) as c:
+    with signed_in_client(app) as c:
         yield c
 
 

@@ -40,7 +40,7 @@ sim = simulator_fixture(4, 6, prebuild_faults=True)
 @pytest.fixture(scope="module")
 def api(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
     with fleet_service(sim, tmp_path_factory.mktemp("psvc"), ENV, enabled=True) as svc:
-        yield Recorder(svc.base)
+        yield Recorder(svc.base, svc.headers)
 
 
 def states(api: Recorder) -> dict[str, tuple[str, str | None]]:

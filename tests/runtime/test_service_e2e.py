@@ -35,7 +35,7 @@ def svc(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
 
 @pytest.fixture(scope="module")
 def api(svc: ServiceProcess) -> Recorder:
-    return Recorder(svc.base)
+    return Recorder(svc.base, svc.headers)
 
 
 def states(api: Recorder) -> dict[str, dict[str, Any]]:
@@ -229,7 +229,7 @@ def test_second_process_on_the_same_database_serves_but_does_not_check(
         assert api.get("/healthz")["leader"] is True
         # it serves the same data
         assert (
-            httpx.get(f"{other.base}/api/status", timeout=10).json()["total"]
+            httpx.get(f"{other.base}/api/status", headers=other.headers, timeout=10).json()["total"]
             == api.get("/api/status")["total"]
         )
     finally:

@@ -23,6 +23,7 @@ from camsvc.config import Settings
 from camsvc.csvsafe import escape_cell, unescape_cell
 from camsvc.models import Camera, HealthState, Outage
 from camsvc.safeyaml import UnsafeYAML, safe_load
+from tests.utils.auth import signed_in_client
 
 BOMB = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -45,7 +46,7 @@ def small_client(tmp_path: Path) -> Iterator[TestClient]:
     from camsvc.app import create_app
 
     settings = Settings(data_dir=tmp_path / "data", limits={"max_body_bytes": 4096})  # type: ignore[arg-type]
-    with TestClient(create_app(settings, start_runtime=False)) as c:
+    with signed_in_client(create_app(settings, start_runtime=False)) as c:
         yield c
 
 
@@ -114,7 +115,7 @@ def test_real_server_cuts_a_chunked_upload(tmp_path: Path) -> None:
             time.sleep(0.05)
         conn = socket.create_connection(("127.0.0.1", port), timeout=5)
         conn.sendall(
-            b"POST /api/cameras/import HTTP/1.1\r\nHost: x\r\n"
+            b"POST /api/cameras/import HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: multipart/form-data; boundary=XyZ\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         first = b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="f.csv"\r\n\r\n'

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from camsvc.bench.common import CHROMIUM, launch_chromium, wait_until
+from tests.utils.auth import PASSWORD
 
 
 @contextlib.contextmanager
@@ -39,7 +40,24 @@ def wait_js(page: Any, expr: str, timeout_s: float = 10.0) -> Any:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {expr!r} (last value {value!r})")
 
 
-def open_dash(page: Any, url: str) -> None:
-    """Open the dashboard and wait until it says it is ready."""
+def sign_in(page: Any, base_url: str, username: str = "admin", password: str = PASSWORD) -> None:
+    """Sign in through the real sign-in form (users from tests.utils.auth.add_users)."""
+    page.goto(base_url.rstrip("/") + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_load_state()
+
+
+def open_dash(page: Any, url: str, username: str = "admin") -> None:
+    """Open the dashboard (signing in as *username* when the page asks) and wait until it is ready."""
     page.goto(url)
-    page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=20000)
+    if "/login" in page.url:
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(lambda u: "/login" not in u, timeout=20000)
+    try:
+        page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=20000)
+    except Exception as exc:
+        raise AssertionError(f"dashboard not ready at {page.url}: {page.content()[:600]}") from exc

@@ -56,10 +56,10 @@ def migrated_engine(settings: Settings) -> Iterator[Engine]:
 class Recorder:
     """Every API response text seen, for the secrets scan."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, headers: dict[str, str] | None = None):
         self.base = base
         self.texts: list[str] = []
-        self.client = httpx.Client(timeout=15)
+        self.client = httpx.Client(timeout=15, headers=headers or {})
 
     def get(self, path: str, **params: Any) -> Any:
         r = self.client.get(self.base + path, params=params)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from camsvc.bench.sample import Sample
 from camsvc.config import Settings
+from tests.utils.auth import add_users
 from tests.utils.browser import chromium
 from tests.web.live import LiveServer
 
@@ -39,7 +40,9 @@ def _fleet(tmp: Path) -> tuple[Settings, Engine, Sample, dt.datetime]:
     engine = make_engine(settings.db_url)
     upgrade(engine)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return settings, engine, fill(engine, CAMERAS, now=now, seed=7), now
+    sample = fill(engine, CAMERAS, now=now, seed=7)
+    add_users(engine)
+    return settings, engine, sample, now
 
 
 @pytest.fixture(scope="module")

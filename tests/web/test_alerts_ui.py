@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session
 
 from camsvc.models import CameraStatus, HealthState, Outage
+from tests.utils.auth import add_users, headers
 from tests.utils.browser import open_dash, wait_js
 from tests.web.conftest import NO_TILES, Dash
 from tests.web.live import LiveServer
@@ -31,6 +32,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     upgrade(engine)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     sample = fill(engine, 30, now=now, seed=3, down=0.2, with_pictures=False)
+    add_users(engine)
     with LiveServer(create_app(settings, start_runtime=False)) as srv:
         yield Dash(srv.url, engine, sample, settings, now)
     engine.dispose()
@@ -130,7 +132,10 @@ def test_alert_parts_hidden_when_the_api_is_absent(
     with LiveServer(app) as srv:
         import httpx
 
-        assert httpx.get(f"{srv.url}/api/alerts/status", timeout=10).status_code == 404
+        assert (
+            httpx.get(f"{srv.url}/api/alerts/status", headers=headers(small.engine), timeout=10).status_code
+            == 404
+        )
         page = page_factory()
         open_dash(page, f"{srv.url}/?camera={cam}")
         page.locator("#details .outages").wait_for()
@@ -145,7 +150,12 @@ def test_camera_data_is_text_never_markup(small: Dash, page_factory: Any) -> Non
 
     cam = sorted(small.sample.states)[0]
     evil = '<img src=x onerror="window.pwned=1">Cổng <b>UBND</b>'
-    r = httpx.patch(f"{small.url}/api/cameras/{cam}", json={"name": evil, "address": evil}, timeout=10)
+    r = httpx.patch(
+        f"{small.url}/api/cameras/{cam}",
+        json={"name": evil, "address": evil},
+        headers=headers(small.engine),
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     page = page_factory()
     open_dash(page, f"{small.url}/?camera={cam}")

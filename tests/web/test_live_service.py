@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from camsvc.bench.common import ServiceProcess
+from tests.utils.auth import add_users_in
 from tests.utils.browser import open_dash, wait_js
 from tests.utils.service import fleet_service
 from tests.utils.waiting import wait_for
@@ -32,6 +33,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Servic
             "CAMSVC_TILE_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",  # no tiles: markers must still show
         }
         with fleet_service(sim, data, env) as svc:
+            add_users_in(data)
             yield sim, svc
 
 
@@ -43,14 +45,14 @@ def test_240_markers_then_a_camera_switched_down_turns_red(
     assert len(sim.fleet) == 240
 
     def checked() -> bool:
-        st = httpx.get(f"{svc.base}/api/status", timeout=10).json()
+        st = httpx.get(f"{svc.base}/api/status", headers=svc.headers, timeout=10).json()
         return st["by_state"]["up"] == len(enabled)
 
     wait_for(
         checked,
         INTERVAL * 3 + 30,
         "every enabled camera checked and up",
-        lambda: httpx.get(f"{svc.base}/api/status", timeout=10).json()["by_state"],
+        lambda: httpx.get(f"{svc.base}/api/status", headers=svc.headers, timeout=10).json()["by_state"],
     )
     page = page_factory()
     open_dash(page, svc.base + "/")

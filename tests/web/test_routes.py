@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from camsvc.bench.sample import write_check
@@ -22,6 +23,7 @@ from camsvc.web.routes import (
     pick_language,
     tile_source,
 )
+from tests.utils.auth import signed_in_client
 
 CSV = """id,name,kind,hamlet,address,latitude,longitude,main_url,username,password,enabled
 cam-001,Ngã tư chợ <b>Bích</b>,roadside,Bắc Chiến Thắng,QL1A,19.051,105.631,rtsp://127.0.0.1:20001/main,admin,Pa55-Secret-Word,true
@@ -82,13 +84,12 @@ def test_page_headers_and_every_asset_is_local(client: Any) -> None:
 
 
 def test_tile_url_from_settings(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
 
     from camsvc.app import create_app
     from camsvc.config import Settings
 
     s = Settings(data_dir=tmp_path, tile_url="https://{s}.tiles.example.vn/{z}/{x}/{y}.png")
-    with TestClient(create_app(s, start_runtime=False)) as c:
+    with signed_in_client(create_app(s, start_runtime=False)) as c:
         r = c.get("/")
     assert _config(r.text)["tileUrl"] == "https://{s}.tiles.example.vn/{z}/{x}/{y}.png"
     assert "img-src 'self' data: blob: https://*.tiles.example.vn;" in r.headers["content-security-policy"]
@@ -111,7 +112,6 @@ def test_tile_source(url: str, source: str) -> None:
 
 def test_without_web_files_the_api_still_runs(settings: Any) -> None:
     from fastapi import FastAPI
-    from fastapi.testclient import TestClient
 
     app = FastAPI()
     app.state.settings = settings

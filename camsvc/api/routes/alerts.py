@@ -45,6 +45,7 @@ from camsvc.alerts.models import (
 )
 from camsvc.alerts.signing import read_token, signing_key
 from camsvc.api.deps import SessionDep, SettingsDep
+from camsvc.auth.http import public
 from camsvc.errors import get_or_raise
 from camsvc.health import maintenance as mnt
 from camsvc.models import Camera, MaintenanceWindow
@@ -453,6 +454,7 @@ def _incident_html(session: Session, inc: Incident, lang: str, tz: str, base_url
 
 
 @pages.get("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
+@public
 def ack_page(token: str, session: SessionDep, settings: SettingsDep, request: Request) -> HTMLResponse:
     inc, contact, lang = _ack_target(token, session, request)
     if inc is None:
@@ -477,6 +479,7 @@ def ack_page(token: str, session: SessionDep, settings: SettingsDep, request: Re
 
 
 @pages.post("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
+@public
 async def ack_submit(token: str, request: Request) -> HTMLResponse:
     raw = (await request.body())[:4096].decode("utf-8", errors="replace")
     by_form = (parse_qs(raw).get("by") or [""])[0].strip()

@@ -196,7 +196,20 @@
   CS.api = async function (url, opts) {
     const o = Object.assign({ credentials: "same-origin" }, opts || {});
     o.headers = Object.assign({ Accept: "application/json" }, o.headers || {});
+    const method = (o.method || "GET").toUpperCase();
+    if (method !== "GET" && method !== "HEAD") {
+      const meta = document.querySelector('meta[name="csrf-token"]');
+      if (meta && meta.content) o.headers["X-CSRF-Token"] = meta.content;
+    }
     const r = await fetch(url, o);
+    if (r.status === 401) {
+      // the session ended (expired, signed out elsewhere, user disabled): back to the sign-in page
+      const here = location.pathname + location.search;
+      location.assign("/login?next=" + encodeURIComponent(here));
+      const err = new Error("sign-in required");
+      err.status = 401;
+      throw err;
+    }
     noteServerDate(r);
     if (r.status === 304) return { status: 304, headers: r.headers, body: null };
     if (!r.ok) {
