@@ -119,12 +119,9 @@ def contacts_add(name: str, role: str, language: str, channels: tuple[str, ...],
         )
     except ValidationError as exc:
         _fail(_validation(exc))
-    try:
-        with common.session() as s:
-            c = mgmt.create_contact(s, data, _now())
-            click.echo(f"contact {c.id} {c.name} added with {len(channels)} channel(s)")
-    except mgmt.ConfigError as exc:
-        _fail(str(exc))
+    with common.fail_on(mgmt.ConfigError), common.session() as s:
+        c = mgmt.create_contact(s, data, _now())
+        click.echo(f"contact {c.id} {c.name} added with {len(channels)} channel(s)")
 
 
 @contacts.command("remove")
@@ -133,13 +130,10 @@ def contacts_remove(contact: str) -> None:
     """Remove a contact (by name or id) with its channels and routes; its message history stays."""
     from camsvc.alerts import contacts as mgmt
 
-    try:
-        with common.session() as s:
-            c = mgmt.get_contact(s, contact)
-            mgmt.delete_contact(s, c)
-            click.echo(f"contact {c.name} removed")
-    except LookupError as exc:
-        _fail(str(exc))
+    with common.fail_on(LookupError), common.session() as s:
+        c = mgmt.get_contact(s, contact)
+        mgmt.delete_contact(s, c)
+        click.echo(f"contact {c.name} removed")
 
 
 @contacts.command("channel-add")
@@ -155,12 +149,9 @@ def contacts_channel_add(contact: str, url: str, label: str) -> None:
         data = ChannelCreate(url=url, label=label)
     except ValidationError as exc:
         _fail(_validation(exc))
-    try:
-        with common.session() as s:
-            ch = mgmt.add_channel(s, mgmt.get_contact(s, contact), data, _now())
-            click.echo(f"channel {ch.id} added: {mgmt.channel_public(ch).url}")
-    except LookupError as exc:
-        _fail(str(exc))
+    with common.fail_on(LookupError), common.session() as s:
+        ch = mgmt.add_channel(s, mgmt.get_contact(s, contact), data, _now())
+        click.echo(f"channel {ch.id} added: {mgmt.channel_public(ch).url}")
 
 
 @contacts.command("channel-remove")
@@ -169,11 +160,8 @@ def contacts_channel_remove(channel_id: int) -> None:
     """Remove a channel by id (see `camsvc contacts list`)."""
     from camsvc.alerts import contacts as mgmt
 
-    try:
-        with common.session() as s:
-            s.delete(mgmt.get_channel(s, channel_id))
-    except LookupError as exc:
-        _fail(str(exc))
+    with common.fail_on(LookupError), common.session() as s:
+        s.delete(mgmt.get_channel(s, channel_id))
     click.echo(f"channel {channel_id} removed")
 
 
@@ -186,10 +174,8 @@ def contacts_test(contact: str, channel_id: int | None) -> None:
     from camsvc.alerts.models import ContactChannel
 
     with common.session() as s:
-        try:
+        with common.fail_on(LookupError):
             c = mgmt.get_contact(s, contact)
-        except LookupError as exc:
-            _fail(str(exc))
         chs = s.exec(select(ContactChannel).where(ContactChannel.contact_id == c.id)).all()
         chs = [ch for ch in chs if channel_id is None or ch.id == channel_id]
         if not chs:
@@ -242,7 +228,7 @@ def contacts_route_add(
     except ValueError as exc:
         _fail(f"--hours: {exc}")
     try:
-        with common.session() as s:
+        with common.fail_on(LookupError), common.session() as s:
             c = mgmt.get_contact(s, contact)
             assert c.id is not None
             data = RuleCreate(
@@ -261,8 +247,6 @@ def contacts_route_add(
             )
             r = mgmt.add_rule(s, data, _now())
             click.echo(f"route {r.id} for {c.name}: {_describe_rule(r)}")
-    except LookupError as exc:
-        _fail(str(exc))
     except ValidationError as exc:
         _fail(_validation(exc))
 
@@ -273,11 +257,8 @@ def contacts_route_remove(rule_id: int) -> None:
     """Remove a routing rule by id."""
     from camsvc.alerts import contacts as mgmt
 
-    try:
-        with common.session() as s:
-            s.delete(mgmt.get_rule(s, rule_id))
-    except LookupError as exc:
-        _fail(str(exc))
+    with common.fail_on(LookupError), common.session() as s:
+        s.delete(mgmt.get_rule(s, rule_id))
     click.echo(f"route {rule_id} removed")
 
 
@@ -454,15 +435,12 @@ def alerts_ack(incident_id: int | None, outage_id: int | None, by: str) -> None:
 
     if (incident_id is None) == (outage_id is None):
         _fail("give an INCIDENT_ID or --outage ID")
-    try:
-        with common.session() as s:
-            if incident_id is not None:
-                r = inc_ops.acknowledge_incident(s, incident_id, by, _now())
-            else:
-                assert outage_id is not None
-                r = inc_ops.acknowledge_outage(s, outage_id, by, _now())
-    except LookupError as exc:
-        _fail(str(exc))
+    with common.fail_on(LookupError), common.session() as s:
+        if incident_id is not None:
+            r = inc_ops.acknowledge_incident(s, incident_id, by, _now())
+        else:
+            assert outage_id is not None
+            r = inc_ops.acknowledge_outage(s, outage_id, by, _now())
     note = " (already acknowledged)" if r.already else ""
     click.echo(f"incident {r.incident_id} acknowledged by {r.acknowledged_by}{note}")
 
@@ -480,18 +458,15 @@ def alerts_history(contact: str | None, outage_id: int | None, status: str | Non
     from camsvc.alerts import incidents as inc_ops
 
     settings = common.settings()
-    with common.session(settings) as s:
-        try:
-            if contact is not None:
-                c = mgmt.get_contact(s, contact)
-                assert c.id is not None
-                history = inc_ops.messages_for_contact(s, c.id, limit)
-            elif outage_id is not None:
-                history = inc_ops.messages_for_outage(s, outage_id)
-            else:
-                history = inc_ops.list_messages(s, status=status, limit=limit)
-        except LookupError as exc:
-            _fail(str(exc))
+    with common.fail_on(LookupError), common.session(settings) as s:
+        if contact is not None:
+            c = mgmt.get_contact(s, contact)
+            assert c.id is not None
+            history = inc_ops.messages_for_contact(s, c.id, limit)
+        elif outage_id is not None:
+            history = inc_ops.messages_for_outage(s, outage_id)
+        else:
+            history = inc_ops.list_messages(s, status=status, limit=limit)
     if not history:
         click.echo("no messages")
     _print_history(history, settings.timezone)
@@ -503,11 +478,8 @@ def alerts_retry(message_id: int) -> None:
     """Queue a failed or cancelled message again."""
     from camsvc.alerts import incidents as inc_ops
 
-    try:
-        with common.session() as s:
-            inc_ops.retry_message(s, message_id, _now())
-    except (LookupError, ValueError) as exc:
-        _fail(str(exc))
+    with common.fail_on(LookupError, ValueError), common.session() as s:
+        inc_ops.retry_message(s, message_id, _now())
     click.echo(f"message {message_id} queued again")
 
 

@@ -47,3 +47,14 @@ def session(config: Settings | None = None) -> Iterator[Session]:
     """``database()`` and one session on it that commits on success and rolls back on error."""
     with database(config) as engine, session_scope(engine) as s:
         yield s
+
+
+@contextmanager
+def fail_on(*errors: type[Exception]) -> Iterator[None]:
+    """These exceptions (e.g. ``LookupError``: an unknown id) end the command with their text as its error,
+    like the API's one handler turns them into answers. Put it outside ``session()``: that rolls back first.
+    """
+    try:
+        yield
+    except errors as exc:
+        raise click.ClickException(str(exc)) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -39,11 +40,11 @@ WEB_STATIC_URL = "/static/web"
 
 
 def find_web_dir() -> Path | None:
-    """``web/`` beside the package (source checkout, editable install), else in the cwd (the image)."""
-    for base in (Path(camsvc.__file__).resolve().parent.parent, Path.cwd()):
-        d = base / "web"
-        if (d / "templates" / "index.html").is_file():
-            return d
+    """The dashboard's files, package data: ``camsvc/webui``, which is the repository's ``web/`` (a
+    symlink in the checkout, copied into wheels), so every install finds them whatever the cwd."""
+    d = resources.files(camsvc).joinpath("webui")
+    if isinstance(d, Path) and (d / "templates" / "index.html").is_file():
+        return d
     return None
 
 
@@ -150,8 +151,8 @@ def build_router(web_dir: Path | None) -> APIRouter:
     r.include_router(feed)
     if web_dir is None:
         message = (
-            "dashboard files not found: expected web/templates/index.html beside the camsvc package or in "
-            f"the current directory ({Path.cwd()}); the API under /api works without them"
+            "dashboard files not found: expected web/templates/index.html in the installed package "
+            "(camsvc/webui); reinstall camsvc. The API under /api works without them"
         )
         log.error("%s", message)
 
