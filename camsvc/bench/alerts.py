@@ -91,9 +91,11 @@ class _SmtpSink:
         self._thread.join(5)
 
 
-def _states(base: str) -> dict[str, str]:
+def _states(base: str, headers: dict[str, str]) -> dict[str, str]:
     """State of every enabled camera."""
-    items = httpx.get(f"{base}/api/cameras", params={"limit": 1000}, timeout=15).json()["items"]
+    items = httpx.get(f"{base}/api/cameras", params={"limit": 1000}, headers=headers, timeout=15).json()[
+        "items"
+    ]
     return {c["id"]: c["state"] for c in items if c["enabled"]}
 
 
@@ -137,10 +139,12 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
                 )
                 t_warm = time.monotonic()
                 wait_until(
-                    lambda: all(v in ("up", "degraded") for v in _states(base).values()), timeout_s, 2.0
+                    lambda: all(v in ("up", "degraded") for v in _states(base, svc.headers).values()),
+                    timeout_s,
+                    2.0,
                 )
                 out["warmup_s"] = round(time.monotonic() - t_warm, 1)
-                up = {k for k, v in _states(base).items() if v == "up"}
+                up = {k for k, v in _states(base, svc.headers).items() if v == "up"}
 
                 # round 1: single cameras in distinct hamlets
                 victims: list[str] = []
@@ -180,7 +184,9 @@ def run_alerts(roadside: int, household: int, singles: int, cuts: int, timeout_s
                 if cut_hamlets:
                     click.echo(f"round 2: power cut in {', '.join(cut_hamlets)}", err=True)
                     wait_until(
-                        lambda: all(v in ("up", "degraded") for v in _states(base).values()), timeout_s, 2.0
+                        lambda: all(v in ("up", "degraded") for v in _states(base, svc.headers).values()),
+                        timeout_s,
+                        2.0,
                     )
                     t2 = time.time()
                     affected = {

@@ -21,6 +21,7 @@ import click
 import httpx
 
 from camsvc.bench.common import (
+    admin_token,
     free_port,
     import_fleet,
     pct,
@@ -33,9 +34,9 @@ from camsvc.bench.common import (
 )
 
 
-def _status_latency(base: str, n: int) -> list[float]:
+def _status_latency(base: str, n: int, headers: dict[str, str]) -> list[float]:
     out = []
-    with httpx.Client(timeout=10) as c:
+    with httpx.Client(timeout=10, headers=headers) as c:
         for _ in range(n):
             t0 = time.perf_counter()
             c.get(f"{base}/api/status").raise_for_status()
@@ -57,7 +58,7 @@ def run_fleet(roadside: int, household: int, interval: float, duration: float, f
             t_start = time.monotonic()
             deadline = t_start + interval * 1.5 + 30
             while time.monotonic() < deadline:
-                st = httpx.get(f"{base}/api/status", timeout=10).json()
+                st = httpx.get(f"{base}/api/status", headers=proc.headers, timeout=10).json()
                 if st["by_state"]["unknown"] == 0:
                     break
                 time.sleep(2)
@@ -77,12 +78,12 @@ def run_fleet(roadside: int, household: int, interval: float, duration: float, f
                     for cid in victims:
                         sim.fault(cid, "down")
                         switched[cid] = time.monotonic()
-                latencies.extend(_status_latency(base, 1))
+                latencies.extend(_status_latency(base, 1, proc.headers))
                 if switched:
                     for cid in victims:
                         if cid in detected:
                             continue
-                        r = httpx.get(f"{base}/api/cameras/{cid}", timeout=10).json()
+                        r = httpx.get(f"{base}/api/cameras/{cid}", headers=proc.headers, timeout=10).json()
                         if r["state"] == "down":
                             detected[cid] = time.monotonic() - switched[cid]
                 time.sleep(1.0)
@@ -156,6 +157,7 @@ def run_api(n: int, enabled: int, requests: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     _inflate(settings, n, enabled)
     fill_s = time.perf_counter() - t0
+    token = admin_token(tmp)  # every request is signed in, as a script's would be
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -168,7 +170,7 @@ def run_api(n: int, enabled: int, requests: int) -> dict[str, Any]:
     try:
         wait_http(f"{base}/healthz", 30)
         out: dict[str, Any] = {"cameras": n, "enabled": enabled, "fill_s": round(fill_s, 1)}
-        with httpx.Client(timeout=30) as c:
+        with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}"}) as c:
             for name, path in (
                 ("status", "/api/status"),
                 ("cameras_page", "/api/cameras?limit=100"),

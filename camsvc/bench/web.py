@@ -130,9 +130,9 @@ def _size(r: httpx.Response) -> int:
     return head + len(r.content)
 
 
-def first_load(base: str) -> dict[str, Any]:
+def first_load(base: str, cookies: dict[str, str]) -> dict[str, Any]:
     """Bytes of everything the page fetches on a cold start (as sent, and what gzip would make of it)."""
-    with httpx.Client(base_url=base, timeout=60) as c:
+    with httpx.Client(base_url=base, timeout=60, cookies=cookies) as c:
         page = c.get("/")
         urls = [u for u in re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)]
         parts = {"page": page}
@@ -153,13 +153,15 @@ def first_load(base: str) -> dict[str, Any]:
     }
 
 
-def poll(base: str, pid: int, mode: str, refresh_s: float, seconds: float) -> dict[str, Any]:
+def poll(
+    base: str, pid: int, mode: str, refresh_s: float, seconds: float, cookies: dict[str, str]
+) -> dict[str, Any]:
     """Poll like the page (mode "changes") or like a naive page ("map-etag"); bytes and service CPU."""
     nbytes = requests = status_reads = 0
     lat: list[float] = []
     cursor: str | None = None
     etag: str | None = None
-    with httpx.Client(base_url=base, timeout=60) as c:
+    with httpx.Client(base_url=base, timeout=60, cookies=cookies) as c:
         if mode == "changes":
             cursor = c.get("/web/changes").json()["cursor"]
         else:
@@ -209,13 +211,15 @@ def poll(base: str, pid: int, mode: str, refresh_s: float, seconds: float) -> di
     }
 
 
-def browser(base: str, refresh_s: float, seconds: float) -> dict[str, Any]:
+def browser(base: str, refresh_s: float, seconds: float, cookies: dict[str, str]) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = launch_chromium(p)
         try:
-            page = b.new_page(viewport={"width": 1440, "height": 900})
+            ctx = b.new_context(viewport={"width": 1440, "height": 900})
+            ctx.add_cookies([{"name": k, "value": v, "url": base} for k, v in cookies.items()])
+            page = ctx.new_page()
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
             t0 = time.monotonic()
@@ -247,6 +251,66 @@ def browser(base: str, refresh_s: float, seconds: float) -> dict[str, Any]:
     }
 
 
+BENCH_USER = "bench-viewer"
+BENCH_PASSWORD = "bench-only-Passw0rd"
+
+
+def sign_in(base: str, data_dir: Path) -> dict[str, str]:
+    """A viewer signed in through ``/api/auth/login``, as the page's user is: its session cookie."""
+    from camsvc.auth.bootstrap import ensure_user
+    from camsvc.config import Settings
+    from camsvc.db import make_engine, session_scope
+
+    engine = make_engine(Settings(data_dir=data_dir).db_url)
+    with session_scope(engine) as s:
+        ensure_user(s, BENCH_USER, "viewer", password=BENCH_PASSWORD)
+    engine.dispose()
+    r = httpx.post(f"{base}/api/auth/login", json={"username": BENCH_USER, "password": BENCH_PASSWORD})
+    r.raise_for_status()
+    return dict(r.cookies)
+
+
+def auth_cost(
+    base: str, data_dir: Path, cookies: dict[str, str], headers: dict[str, str], n: int = 200
+) -> dict[str, Any]:
+    """What signing in costs each request: /api/status with a session cookie, with an API token, and the
+    public /healthz, interleaved in one run; plus the session check alone, in process (no HTTP)."""
+    from camsvc.auth import sessions
+    from camsvc.auth.http import COOKIE_NAME
+    from camsvc.config import Settings
+    from camsvc.db import make_engine
+    from camsvc.models import utcnow
+
+    lat: dict[str, list[float]] = {"status_session": [], "status_token": [], "healthz": []}
+    with (
+        httpx.Client(base_url=base, timeout=60, cookies=cookies) as by_cookie,
+        httpx.Client(base_url=base, timeout=60, headers=headers) as by_token,
+    ):
+        for _ in range(n):
+            for key, client, path in (
+                ("status_session", by_cookie, "/api/status"),
+                ("status_token", by_token, "/api/status"),
+                ("healthz", by_token, "/healthz"),
+            ):
+                t0 = time.perf_counter()
+                client.get(path).raise_for_status()
+                lat[key].append((time.perf_counter() - t0) * 1000)
+    engine = make_engine(Settings(data_dir=data_dir).db_url)
+    raw = cookies[COOKIE_NAME]
+    with Session(engine) as s:
+        t0 = time.perf_counter()
+        for _ in range(n * 5):
+            assert sessions.validate(s, raw, utcnow()) is not None
+        check_ms = (time.perf_counter() - t0) * 1000 / (n * 5)
+    engine.dispose()
+    out: dict[str, Any] = {
+        k: {"p50": round(pct(v, 50), 2), "p95": round(pct(v, 95), 2)} for k, v in lat.items()
+    }
+    out["session_check_ms"] = round(check_ms, 3)
+    out["session_check_share_of_status_p95"] = round(check_ms / max(out["status_session"]["p95"], 1e-9), 3)
+    return out
+
+
 def run(cameras: int, refresh_s: float, seconds: float, with_browser: bool) -> dict[str, Any]:
     data = prepare(cameras)
     port = free_port()
@@ -254,11 +318,13 @@ def run(cameras: int, refresh_s: float, seconds: float, with_browser: bool) -> d
     out: dict[str, Any] = {"cameras": cameras, "refresh_s": refresh_s}
     with service(data, port, env) as svc, Activity(data) as act:
         base = svc.base
-        out["first_load"] = first_load(base)
-        out["poll_changes"] = poll(base, svc.pid, "changes", refresh_s, seconds)
-        out["poll_map_etag"] = poll(base, svc.pid, "map-etag", refresh_s, seconds)
+        cookies = sign_in(base, data)
+        out["first_load"] = first_load(base, cookies)
+        out["auth"] = auth_cost(base, data, cookies, svc.headers)
+        out["poll_changes"] = poll(base, svc.pid, "changes", refresh_s, seconds, cookies)
+        out["poll_map_etag"] = poll(base, svc.pid, "map-etag", refresh_s, seconds, cookies)
         if with_browser:
-            out["browser"] = browser(base, refresh_s, seconds)
+            out["browser"] = browser(base, refresh_s, seconds, cookies)
         out["state_changes_written"] = act.changes
     return out
 
@@ -283,6 +349,21 @@ def web(sizes: tuple[int, ...], refresh_s: float, seconds: float, with_browser: 
     add(
         "/api/map: bytes, ms",
         lambda r: f"{r['first_load']['api_map_bytes']:,}, {r['first_load']['api_map_ms']}",
+    )
+    add(
+        "/api/status ms p50/p95: session / token",
+        lambda r: (
+            f"{r['auth']['status_session']['p50']}/{r['auth']['status_session']['p95']} / "
+            f"{r['auth']['status_token']['p50']}/{r['auth']['status_token']['p95']}"
+        ),
+    )
+    add(
+        "/healthz (public) ms p50/p95",
+        lambda r: f"{r['auth']['healthz']['p50']}/{r['auth']['healthz']['p95']}",
+    )
+    add(
+        "session check ms (share of /api/status p95)",
+        lambda r: f"{r['auth']['session_check_ms']} ({r['auth']['session_check_share_of_status_p95']:.1%})",
     )
     for key, label in (
         ("poll_changes", "page polling /web/changes"),
