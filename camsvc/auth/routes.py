@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -157,7 +157,10 @@ def login_form(
     lang: Annotated[str | None, Query(max_length=5)] = None,
     next: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> HTMLResponse:
-    return login_page(request, settings, lang, safe_next(next))
+    nxt = safe_next(next)
+    if lang is None:  # the language the user was reading in: ?lang= of the page that sent them here
+        lang = (parse_qs(urlsplit(nxt).query).get("lang") or [None])[0]
+    return login_page(request, settings, lang, nxt)
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)

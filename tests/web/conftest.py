@@ -69,7 +69,7 @@ def page_factory(browser: Any) -> Iterator[Any]:
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def make(width: int = 1440, height: int = 900, **kw: Any) -> Any:
+    def make(width: int = 1440, height: int = 900, expected_console: tuple[str, ...] = (), **kw: Any) -> Any:
         ctx = browser.new_context(
             viewport={"width": width, "height": height},
             timezone_id="America/New_York",
@@ -83,7 +83,10 @@ def page_factory(browser: Any) -> Iterator[Any]:
             "console",
             lambda m: (
                 errors.append(m.text)
-                if m.type == "error" and "ERR_UNSAFE_PORT" not in m.text and "404" not in m.text
+                if m.type == "error"
+                and "ERR_UNSAFE_PORT" not in m.text
+                and "404" not in m.text
+                and not any(x in m.text for x in expected_console)
                 else None
             ),
         )
