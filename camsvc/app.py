@@ -95,6 +95,11 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
         """Domain code raises NotFound; every route answers it the same way: 404, the message as detail."""
         return JSONResponse({"detail": str(exc.args[0]) if exc.args else "not found"}, status_code=404)
 
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        """An id or number beyond what the database stores (64-bit) can name nothing: the caller's error."""
+        return JSONResponse({"detail": f"a number in the request is out of range: {exc}"}, status_code=422)
+
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
         """Anonymous: a redirect to the sign-in page for a page, 401 for the API, feeds and files."""

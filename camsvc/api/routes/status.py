@@ -105,10 +105,19 @@ def list_hamlets(session: SessionDep) -> list[str]:
     return hamlets(session)
 
 
+def _when(name: str, text: str) -> dt.datetime:
+    try:
+        return parse_utc(text)
+    except ValueError:
+        raise HTTPException(
+            422, f"{name} must be an ISO 8601 time (e.g. 2026-11-01T00:00:00Z), not {text!r}"
+        ) from None
+
+
 def _period(period: str | None, since: str | None, until: str | None) -> tuple[dt.datetime, dt.datetime]:
-    end = parse_utc(until) if until else utcnow()
+    end = _when("until", until) if until else utcnow()
     if since:
-        start = parse_utc(since)
+        start = _when("since", since)
     elif period:
         if period not in PERIODS:
             raise HTTPException(422, f"period must be one of {', '.join(PERIODS)}")
