@@ -18,6 +18,7 @@ from sqlmodel import Session, func, select
 
 from camsvc import __version__
 from camsvc.api.limits import BodyLimitMiddleware
+from camsvc.auth.audit_http import AuditMiddleware
 from camsvc.auth.http import NotAuthenticated, enforce, public
 from camsvc.auth.routes import unauthenticated_response
 from camsvc.config import Settings, load_settings
@@ -35,6 +36,7 @@ ROUTERS = [
     "camsvc.api.routes.cameras:router",
     "camsvc.api.routes.status:router",
     "camsvc.api.routes.alerts:router",
+    "camsvc.api.routes.audit:router",
     "camsvc.web.routes:router",
 ]
 
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
     # the dashboard's first load at 10,000 cameras: 4.6 MB -> 0.44 MB (docs/dashboard.md)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(AuditMiddleware)  # every authenticated state change -> the audit trail
     # against DNS rebinding: answer only to the names this service is known by (outermost: checked first)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings

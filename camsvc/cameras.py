@@ -8,12 +8,19 @@ another host or port drops the stored credentials unless new ones come in the sa
 URL's host must be on an allowed network (:mod:`camsvc.netpolicy`). Exports leave credentials out unless
 ``include_secrets`` is asked for explicitly (CLI flag only); CSV cells are safe against formula injection
 (:mod:`camsvc.csvsafe`) and the import undoes that escaping, so an export re-imports unchanged.
+
+Deleting is a soft delete (``deleted_at``): the camera is disabled (its checks stop), hidden from lists,
+exports and lookups, and its stored credentials are dropped; its checks, outages and transitions stay, so
+nothing that happened can be erased through the API. Creating (or importing) a camera with the id of a
+deleted one restores it: the same row, its history with it, the fields of the new request (credentials must
+be given again).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import logging
 import unicodedata
@@ -141,10 +148,26 @@ def to_public(cam: Camera, status: CameraStatus | None, has_secret: bool) -> Cam
     )
 
 
-def get_public(session: Session, camera_id: str) -> CameraPublic:
+def not_deleted() -> Any:
+    """The WHERE condition of every query over cameras that are still in the registry."""
+    return col(Camera.deleted_at).is_(None)
+
+
+def get_live(session: Session, camera_id: str) -> Camera:
+    """A camera that exists and is not deleted; NotFound otherwise."""
     cam = session.get(Camera, camera_id)
-    if cam is None:
+    if cam is None or cam.deleted_at is not None:
         raise NotFound(camera_id)
+    return cam
+
+
+def is_deleted(session: Session, camera_id: str) -> bool:
+    cam = session.get(Camera, camera_id)
+    return cam is not None and cam.deleted_at is not None
+
+
+def get_public(session: Session, camera_id: str) -> CameraPublic:
+    cam = get_live(session, camera_id)
     secret = session.get(CameraSecret, camera_id)
     return to_public(
         cam, session.get(CameraStatus, camera_id), bool(secret and (secret.username or secret.password))
@@ -196,12 +219,23 @@ def _store_secret(session: Session, camera_id: str, user: str | None, pw: str | 
 
 
 def create_camera(session: Session, data: CameraCreate, *, policy: netpolicy.Policy | None = None) -> Camera:
-    if session.get(Camera, data.id) is not None:
+    """A new camera; the id of a deleted camera restores that camera (history kept) with these fields."""
+    old = session.get(Camera, data.id)
+    if old is not None and old.deleted_at is None:
         raise Conflict(f"camera {data.id!r} already exists")
     values = data.model_dump()
     user, pw = _split_secrets(values)
     _check_targets(values, policy)
-    cam = Camera(id=data.id, **{k: v for k, v in values.items() if k in Camera.model_fields and k != "id"})
+    fields = {k: v for k, v in values.items() if k in Camera.model_fields and k != "id"}
+    if old is not None:  # restore: every field from the request, as if new; the id keeps its history
+        for k, v in Camera(id=data.id, **fields).model_dump(exclude={"id", "created_at"}).items():
+            setattr(old, k, v)
+        old.deleted_at = None
+        old.updated_at = utcnow()
+        cam = old
+        log.info("camera %s restored (it had been deleted)", data.id)
+    else:
+        cam = Camera(id=data.id, **fields)
     _check_has_stream(cam)
     session.add(cam)
     session.flush()
@@ -212,9 +246,7 @@ def create_camera(session: Session, data: CameraCreate, *, policy: netpolicy.Pol
 def update_camera(
     session: Session, camera_id: str, data: CameraUpdate, *, policy: netpolicy.Policy | None = None
 ) -> Camera:
-    cam = session.get(Camera, camera_id)
-    if cam is None:
-        raise NotFound(camera_id)
+    cam = get_live(session, camera_id)
     values = data.model_dump(exclude_unset=True)
     user, pw = _split_secrets(values)
     _check_targets(values, policy)
@@ -239,15 +271,43 @@ def _check_has_stream(cam: Camera | None) -> None:
         raise Conflict("a camera needs at least one of main_url, sub_url, snapshot_url")
 
 
-def delete_camera(session: Session, camera_id: str) -> None:
+def delete_camera(session: Session, camera_id: str, now: dt.datetime | None = None) -> Camera:
+    """Soft delete: disabled (checks stop), hidden, credentials dropped; outages and transitions stay."""
+    cam = get_live(session, camera_id)
+    now = now or utcnow()
+    cam.deleted_at = now
+    cam.enabled = False
+    cam.updated_at = now
+    session.add(cam)
+    secret = session.get(CameraSecret, camera_id)
+    if secret is not None:  # a camera no longer in the registry keeps no password
+        session.delete(secret)
+    session.flush()
+    return cam
+
+
+def snapshot(session: Session, camera_id: str) -> dict[str, Any]:
+    """What a camera's change is compared on (``changed_fields``): its fields, and a digest of its
+    credentials (never the credentials themselves). Empty for an unknown camera."""
     cam = session.get(Camera, camera_id)
     if cam is None:
-        raise NotFound(camera_id)
-    session.delete(cam)
+        return {}
+    out = cam.model_dump(exclude={"updated_at", "created_at"})
+    secret = session.get(CameraSecret, camera_id)
+    user, pw = (secret.username, secret.password) if secret else ("", "")
+    out["username"] = hashlib.sha256(f"u:{user or ''}".encode()).hexdigest()
+    out["password"] = hashlib.sha256(f"p:{pw or ''}".encode()).hexdigest()
+    return out
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The NAMES of the fields that differ between two ``snapshot``s (for the audit trail)."""
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 
 
 def hamlets(session: Session) -> list[str]:
-    return [h for h in session.exec(select(Camera.hamlet).distinct().order_by(Camera.hamlet)).all() if h]
+    rows = session.exec(select(Camera.hamlet).where(not_deleted()).distinct().order_by(Camera.hamlet)).all()
+    return [h for h in rows if h]
 
 
 def list_cameras(
@@ -265,7 +325,7 @@ def list_cameras(
         CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True
     )
     stmt = stmt.join(CameraSecret, col(CameraSecret.camera_id) == col(Camera.id), isouter=True)
-    conds: list[Any] = []
+    conds: list[Any] = [not_deleted()]
     if kind is not None:
         conds.append(Camera.kind == kind)
     if hamlet:
@@ -468,8 +528,11 @@ def import_cameras(
         raise ImportFailed(errors)
     created = updated = unchanged = 0
     existing = {
-        c.id: c for c in session.exec(select(Camera).where(col(Camera.id).in_([r["id"] for r in clean])))
-    }
+        c.id: c
+        for c in session.exec(
+            select(Camera).where(col(Camera.id).in_([r["id"] for r in clean]), not_deleted())
+        )
+    }  # a deleted camera's id is created anew: that restores it
     for r in clean:
         cam = existing.get(r["id"])
         if cam is None:
@@ -503,7 +566,7 @@ def import_cameras(
 def export_rows(session: Session, *, include_secrets: bool = False) -> list[dict[str, Any]]:
     secrets = {s.camera_id: s for s in session.exec(select(CameraSecret))} if include_secrets else {}
     out = []
-    for cam in session.exec(select(Camera).order_by(Camera.id)):
+    for cam in session.exec(select(Camera).where(not_deleted()).order_by(Camera.id)):
         d = cam.model_dump()
         row: dict[str, Any] = {}
         for c in COLUMNS:

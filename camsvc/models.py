@@ -98,6 +98,8 @@ class Camera(CameraBase, table=True):
     id: str = Field(primary_key=True, max_length=64)
     created_at: dt.datetime = _ts(default_factory=utcnow)
     updated_at: dt.datetime = _ts(default_factory=utcnow)
+    # soft delete: a deleted camera is disabled and hidden, its outages and transitions stay (the history)
+    deleted_at: dt.datetime | None = _ts(default=None)
 
 
 class CameraCreate(CameraBase):

@@ -75,6 +75,7 @@ def map_rows(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:
     ]
     stmt = sa.select(*columns).join(CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True)
     stmt = stmt.join(Outage, col(Outage.id) == col(CameraStatus.open_outage_id), isouter=True)
+    stmt = stmt.where(col(Camera.deleted_at).is_(None))  # soft-deleted cameras are off the map
     wanted: set[str] | None = None
     if ids is not None:
         if not ids:

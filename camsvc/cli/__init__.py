@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "bench": "camsvc.cli.bench:bench",
     "check-config": "camsvc.cli.config:check_config",
     "db": "camsvc.cli.db:db",
+    "users": "camsvc.cli.users:users",
+    "tokens": "camsvc.cli.tokens:tokens",
+    "audit": "camsvc.cli.audit:audit",
 }
 
 

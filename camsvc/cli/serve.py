@@ -9,7 +9,7 @@ import click
 
 from camsvc.cli import common
 from camsvc.logs import setup_logging
-from camsvc.runtime.serve import run_server
+from camsvc.runtime.serve import BindRefused, ensure_demo_admin, run_server
 
 
 @click.command()
@@ -21,8 +21,14 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
 
     For several API workers run more `camsvc serve` processes (or uvicorn --workers with
     `camsvc.asgi:app`): only the one holding the leader lock runs the checks.
+
+    A non-loopback --host is refused while no active admin exists (make one: camsvc users add NAME --role
+    admin).
     """
-    run_server(common.settings(host=host, port=port, data_dir=data_dir))
+    try:
+        run_server(common.settings(host=host, port=port, data_dir=data_dir))
+    except BindRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
@@ -53,8 +59,16 @@ def demo(roadside: int, household: int, port: int | None, data_dir: Path | None)
             f"{report.unchanged} unchanged"
         )
         click.echo("switch faults with e.g.: camsvc simulate fault cam-017 frozen")
+        with common.database(settings) as engine:
+            made = ensure_demo_admin(engine)
+        if made is not None:  # printed once, on stdout only: never through the log
+            click.echo(f"demo admin: sign in at {settings.base_url}/login as {made[0]} / password {made[1]}")
+        else:
+            click.echo(f"sign in at {settings.base_url}/login with your admin account")
         run_server(settings)
     except KeyboardInterrupt:
         pass
+    except BindRefused as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         sim.stop()

@@ -26,6 +26,8 @@ from starlette.types import Scope
 import camsvc
 from camsvc import __version__
 from camsvc.api.deps import SessionDep, SettingsDep
+from camsvc.auth import audit_http
+from camsvc.enums import CameraKind
 from camsvc.models import Camera, CameraStatus, Thumbnail
 from camsvc.web.changes import changes_since
 
@@ -238,10 +240,13 @@ def map_changes(
 
 
 @feed.get("/web/cameras/{camera_id}/pictures", tags=["dashboard"])
-def picture_times(camera_id: str, session: SessionDep) -> dict[str, Any]:
+def picture_times(camera_id: str, session: SessionDep, request: Request) -> dict[str, Any]:
     """When the latest picture was taken and the reference view set (captions; cache-busting image URLs)."""
-    if session.get(Camera, camera_id) is None:
+    cam = session.get(Camera, camera_id)
+    if cam is None:
         raise HTTPException(404, f"no camera {camera_id!r}")
+    if cam.kind == CameraKind.HOUSEHOLD:  # the dashboard opened a household camera's pictures
+        audit_http.record(session, request, "picture.open", f"camera:{camera_id}", {"from": "dashboard"})
     latest = session.exec(
         select(Thumbnail.at, Thumbnail.state).where(
             Thumbnail.camera_id == camera_id,

@@ -46,6 +46,7 @@ from camsvc.alerts.models import (
 from camsvc.alerts.signing import read_token, signing_key
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.auth.http import public
+from camsvc.auth.models import User
 from camsvc.errors import get_or_raise
 from camsvc.health import maintenance as mnt
 from camsvc.models import Camera, MaintenanceWindow
@@ -231,16 +232,33 @@ def incident_deliveries(incident_id: int, session: SessionDep) -> list[MessagePu
     return inc_ops.messages_for_incident(session, incident_id)
 
 
+def _acknowledger(request: Request, session: Session, body: AckRequest | None) -> str:
+    """Who acknowledges: the signed-in user (display name, else username), never a typed name; the typed
+    ``by`` only counts while sign-in is not enforced (no user on the request)."""
+    subject = getattr(request.state, "subject", None)
+    if subject is not None:
+        user = session.get(User, subject.user_id) if subject.user_id is not None else None
+        return (user.display_name if user and user.display_name else subject.username)[:200]
+    if body is None:
+        raise HTTPException(422, 'say who acknowledges: {"by": "name"}')
+    return body.by
+
+
 @api.post("/incidents/{incident_id}/ack", response_model=AckResult)
-def ack_incident(incident_id: int, body: AckRequest, session: SessionDep) -> AckResult:
-    """Acknowledge: stops reminders and escalation, records who and when (also on each outage)."""
-    return inc_ops.acknowledge_incident(session, incident_id, body.by, _now())
+def ack_incident(
+    incident_id: int, session: SessionDep, request: Request, body: AckRequest | None = None
+) -> AckResult:
+    """Acknowledge: stops reminders and escalation, records who (the signed-in user) and when (also on each
+    outage). The body's ``by`` is ignored for a signed-in user."""
+    return inc_ops.acknowledge_incident(session, incident_id, _acknowledger(request, session, body), _now())
 
 
 @api.post("/outages/{outage_id}/ack", response_model=AckResult)
-def ack_outage(outage_id: int, body: AckRequest, session: SessionDep) -> AckResult:
+def ack_outage(
+    outage_id: int, session: SessionDep, request: Request, body: AckRequest | None = None
+) -> AckResult:
     """Acknowledge from the dashboard's outage view: acknowledges the incident holding the outage."""
-    return inc_ops.acknowledge_outage(session, outage_id, body.by, _now())
+    return inc_ops.acknowledge_outage(session, outage_id, _acknowledger(request, session, body), _now())
 
 
 @api.get("/outages/{outage_id}/deliveries", response_model=list[MessagePublic])

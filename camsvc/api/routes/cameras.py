@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from camsvc import cameras as registry
 from camsvc.api.deps import SessionDep
+from camsvc.auth import audit_http
 from camsvc.enums import CameraKind, HealthState
 from camsvc.models import (
     Camera,
@@ -68,6 +69,9 @@ def list_cameras(
 
 @router.post("", response_model=CameraPublic, status_code=201)
 def create_camera(body: CameraCreate, session: SessionDep, request: Request) -> CameraPublic:
+    """A new camera; the id of a deleted camera restores it (its history with it) with these fields."""
+    if registry.is_deleted(session, body.id):
+        audit_http.note(request, restored=True)
     try:
         registry.create_camera(session, body)
     except registry.Conflict as exc:
@@ -129,8 +133,13 @@ def get_camera(camera_id: str, session: SessionDep) -> CameraPublic:
 
 @router.patch("/{camera_id}", response_model=CameraPublic)
 def update_camera(camera_id: str, body: CameraUpdate, session: SessionDep, request: Request) -> CameraPublic:
+    before = registry.snapshot(session, camera_id)
     try:
         registry.update_camera(session, camera_id, body)
+        session.flush()
+        audit_http.note(
+            request, changed=registry.changed_fields(before, registry.snapshot(session, camera_id))
+        )
     except registry.NotFound:
         raise HTTPException(404, f"no camera {camera_id!r}") from None
     except registry.Conflict as exc:
@@ -147,6 +156,8 @@ def replace_camera(camera_id: str, body: CameraUpdate, session: SessionDep, requ
 
 @router.delete("/{camera_id}", status_code=204)
 def delete_camera(camera_id: str, session: SessionDep, request: Request) -> Response:
+    """Soft delete: the camera is disabled and hidden, its outages and transitions stay (and the audit row).
+    Creating a camera with this id later restores it."""
     try:
         registry.delete_camera(session, camera_id)
     except registry.NotFound:
@@ -193,14 +204,22 @@ def camera_outages(
     return [outage_dict(o) for o in _latest(session, camera_id, Outage, Outage.started_at, limit)]
 
 
+def _picture_viewed(session: SessionDep, request: Request, camera_id: str, which: str) -> None:
+    """A household camera's picture was shown: that is in the audit trail (who looked into whose home)."""
+    cam = session.get(Camera, camera_id)
+    if cam is not None and cam.kind == CameraKind.HOUSEHOLD:
+        audit_http.record(session, request, "picture.view", f"camera:{camera_id}", {"picture": which})
+
+
 @router.get("/{camera_id}/thumbnail.jpg")
-def camera_thumbnail(camera_id: str, session: SessionDep) -> Response:
+def camera_thumbnail(camera_id: str, session: SessionDep, request: Request) -> Response:
     """The latest frame seen (small JPEG)."""
     t = session.exec(
         select(Thumbnail).where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == False)  # noqa: E712
     ).first()
     if t is None:
         raise HTTPException(404, "no picture yet")
+    _picture_viewed(session, request, camera_id, "latest")
     return Response(t.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
 
 
@@ -219,15 +238,16 @@ def camera_thumbnail_history(camera_id: str, session: SessionDep) -> list[dict[s
 
 
 @router.get("/{camera_id}/thumbnails/{thumb_id}.jpg")
-def camera_thumbnail_at(camera_id: str, thumb_id: int, session: SessionDep) -> Response:
+def camera_thumbnail_at(camera_id: str, thumb_id: int, session: SessionDep, request: Request) -> Response:
     t = session.get(Thumbnail, thumb_id)
     if t is None or t.camera_id != camera_id:
         raise HTTPException(404, "no such picture")
+    _picture_viewed(session, request, camera_id, f"thumbnail:{thumb_id}")
     return Response(t.jpeg, media_type="image/jpeg")
 
 
 @router.get("/{camera_id}/reference.jpg")
-def camera_reference(camera_id: str, session: SessionDep) -> Response:
+def camera_reference(camera_id: str, session: SessionDep, request: Request) -> Response:
     """The reference view the camera is compared with (for `turned`)."""
     from camsvc.picture import store as picture_store
 
@@ -235,6 +255,7 @@ def camera_reference(camera_id: str, session: SessionDep) -> Response:
     jpeg = picture_store.reference_jpeg(st) if st else None
     if not jpeg:
         raise HTTPException(404, "no reference view yet")
+    _picture_viewed(session, request, camera_id, "reference")
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
 
 

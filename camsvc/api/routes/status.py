@@ -65,7 +65,11 @@ def status(session: SessionDep) -> dict[str, Any]:
         .order_by(col(CameraStatus.since).asc())
         .limit(50)
     ).all()
-    disabled = session.exec(select(func.count()).select_from(Camera).where(Camera.enabled == False)).one()  # noqa: E712
+    disabled = session.exec(
+        select(func.count())
+        .select_from(Camera)
+        .where(Camera.enabled == False, col(Camera.deleted_at).is_(None))  # noqa: E712
+    ).one()
     return {
         "at": utcnow(),
         "total": total,
@@ -264,7 +268,7 @@ def uptime(
 ) -> dict[str, Any]:
     """Uptime per camera, hamlet and kind; maintenance and unknown time counted apart (see docs)."""
     start, end = _period(period, since, until)
-    stmt = select(Camera.id, Camera.hamlet, Camera.kind)
+    stmt = select(Camera.id, Camera.hamlet, Camera.kind).where(col(Camera.deleted_at).is_(None))
     if camera:
         stmt = stmt.where(Camera.id == camera)
     cams = session.exec(_where_cameras(stmt, session, hamlet, kind)).all()
