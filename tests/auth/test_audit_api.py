@@ -20,7 +20,7 @@ from camsvc.cli import cli
 from camsvc.config import Settings
 from camsvc.db import session_scope
 from camsvc.models import Thumbnail, utcnow
-from tests.auth.authed_app import authed_client, bearer, user_with_token
+from tests.utils.accounts import authed_client, bearer, user_with_token
 
 CAM = {"id": "cam-1", "name": "Cổng", "kind": "roadside", "main_url": "rtsp://127.0.0.1:554/ch1"}
 HOME = {"id": "home-1", "name": "Nhà ông Hùng", "kind": "household", "main_url": "rtsp://127.0.0.1:555/ch1"}

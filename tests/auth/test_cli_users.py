@@ -17,7 +17,7 @@ from camsvc.cli import cli
 from camsvc.config import Settings
 from camsvc.db import session_scope
 from camsvc.models import utcnow
-from tests.auth.authed_app import authed_client, bearer
+from tests.utils.accounts import authed_client, bearer
 
 PASSWORD = "correct horse battery"
 

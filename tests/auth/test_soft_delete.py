@@ -17,7 +17,7 @@ from camsvc.db import session_scope
 from camsvc.enums import HealthState
 from camsvc.models import Camera, CameraSecret, CameraStatus, Outage, Transition, utcnow
 from camsvc.runtime.scheduler import camera_entries
-from tests.auth.authed_app import authed_client
+from tests.utils.auth import signed_in_client
 
 BODY = {
     "id": "cam-7",
@@ -32,7 +32,9 @@ BODY = {
 
 @pytest.fixture
 def api(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with authed_client(settings) as c:
+    from camsvc.app import create_app
+
+    with signed_in_client(create_app(settings, start_runtime=False)) as c:
         yield c
 
 
