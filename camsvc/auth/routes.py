@@ -159,7 +159,8 @@ def login_form(
 ) -> HTMLResponse:
     nxt = safe_next(next)
     if lang is None:  # the language the user was reading in: ?lang= of the page that sent them here
-        lang = (parse_qs(urlsplit(nxt).query).get("lang") or [None])[0]
+        wanted = parse_qs(urlsplit(nxt).query).get("lang")
+        lang = wanted[0] if wanted else None
     return login_page(request, settings, lang, nxt)
 
 
