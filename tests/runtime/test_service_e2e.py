@@ -214,7 +214,11 @@ def test_registry_edits_take_effect_without_restart(sim: Any, api: Recorder) -> 
     wait_for(lambda: states(api)[moved.id]["state"] == "down", DETECT_S, f"{moved.id} down after its edit")
     assert states(api)[moved.id]["cause"] == "refused"
     # restore for any later test
-    c.patch(f"{api.base}/api/cameras/{moved.id}", json={"main_url": moved.main_url, "sub_url": moved.sub_url})
+    # back on its own host: the credentials dropped when it moved away must be given again (issue 9)
+    restore = {"main_url": moved.main_url, "sub_url": moved.sub_url}
+    restore |= {"username": moved.username or None, "password": moved.password or None}
+    r = c.patch(f"{api.base}/api/cameras/{moved.id}", json=restore)
+    assert r.status_code == 200, r.text
     c.patch(f"{api.base}/api/cameras/{off.id}", json={"enabled": True})
     c.delete(f"{api.base}/api/cameras/cam-new")
     wait_for(lambda: all_up(api), DETECT_S + 10, "fleet up again", lambda: not_up(api))
