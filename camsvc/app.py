@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
         description="Camera-network monitoring for commune security. Every route needs a signed-in user "
         "(session cookie from /login) or an API token (`Authorization: Bearer cs_...`; `camsvc tokens create`).",
         dependencies=[Depends(enforce)],
+        # the schema and its pages are routes of our own (below), so they need a signed-in user too
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     # the dashboard's first load at 10,000 cameras: 4.6 MB -> 0.44 MB (docs/dashboard.md)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
@@ -131,6 +136,14 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
     metrics.add_gauges(
         "camsvc_probe_pool", "Probe pool and scheduler: in_flight, capacity, ...", ["stat"], pool
     )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="camsvc API")
 
     @app.get("/healthz", tags=["service"])
     @public

@@ -52,6 +52,9 @@ def test_anonymous_page_redirects_to_sign_in_and_api_says_401(app: Any) -> None:
         assert api.status_code == 401 and api.headers["www-authenticate"].startswith("Bearer")
         assert c.get("/login").status_code == 200
         assert c.get("/healthz").status_code == 200
+        assert c.get("/openapi.json").status_code == 401  # the route list is for signed-in users too
+        assert c.get("/docs", headers={"Accept": "text/html"}).status_code == 303
+        assert c.get("/metrics").status_code == 401
 
 
 def test_sign_in_sets_a_safe_cookie_and_opens_the_dashboard(app: Any) -> None:
