@@ -310,6 +310,12 @@ def hamlets(session: Session) -> list[str]:
     return [h for h in rows if h]
 
 
+def _scope_names(session: Session, scope: list[str]) -> list[str]:
+    """The registry's spellings of the scope's hamlets (case and accents aside)."""
+    keys = {fold(h) for h in scope}
+    return [h for h in hamlets(session) if fold(h) in keys] or list(scope)
+
+
 def list_cameras(
     session: Session,
     *,
@@ -320,12 +326,15 @@ def list_cameras(
     enabled: bool | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: list[str] | None = None,
 ) -> tuple[int, list[CameraPublic]]:
     stmt = select(Camera, CameraStatus, CameraSecret.camera_id).join(
         CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True
     )
     stmt = stmt.join(CameraSecret, col(CameraSecret.camera_id) == col(Camera.id), isouter=True)
     conds: list[Any] = [not_deleted()]
+    if scope is not None:  # a user limited to hamlets sees only those
+        conds.append(col(Camera.hamlet).in_(_scope_names(session, scope)))
     if kind is not None:
         conds.append(Camera.kind == kind)
     if hamlet:

@@ -403,7 +403,11 @@ class MessagePublic(SQLModel):
 
 
 class AckRequest(SQLModel):
-    by: str = Field(min_length=1, max_length=200, description="Who acknowledges (name shown to others)")
+    by: str = Field(
+        default="",
+        max_length=200,
+        description="Ignored: the signed-in user is who acknowledges (kept for old scripts)",
+    )
 
 
 class AckResult(SQLModel):

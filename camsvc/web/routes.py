@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import xstatic.pkg.leaflet as xs_leaflet
 import xstatic.pkg.leaflet_markercluster as xs_cluster
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,9 +26,11 @@ from starlette.types import Scope
 import camsvc
 from camsvc import __version__
 from camsvc.api.deps import SessionDep, SettingsDep
-from camsvc.auth import audit_http
+from camsvc.auth import audit_http, views
+from camsvc.auth.http import optional_subject
+from camsvc.auth.roles import actions_for
 from camsvc.enums import CameraKind
-from camsvc.models import Camera, CameraStatus, Thumbnail
+from camsvc.models import CameraStatus, Thumbnail
 from camsvc.web.changes import changes_since
 
 log = logging.getLogger(__name__)
@@ -196,6 +198,8 @@ def build_router(web_dir: Path | None) -> APIRouter:
             refresh or DEFAULT_REFRESH_S,
             lang_from_url=lang is not None,
         )
+        subject = getattr(request.state, "subject", None)
+        config["actions"] = [a.value for a in actions_for(subject.role)] if subject else []
         response = templates.TemplateResponse(
             request,
             "index.html",
@@ -242,9 +246,7 @@ def map_changes(
 @feed.get("/web/cameras/{camera_id}/pictures", tags=["dashboard"])
 def picture_times(camera_id: str, session: SessionDep, request: Request) -> dict[str, Any]:
     """When the latest picture was taken and the reference view set (captions; cache-busting image URLs)."""
-    cam = session.get(Camera, camera_id)
-    if cam is None:
-        raise HTTPException(404, f"no camera {camera_id!r}")
+    cam = views.picture_or_403(session, optional_subject(request), camera_id)
     if cam.kind == CameraKind.HOUSEHOLD:  # the dashboard opened a household camera's pictures
         audit_http.record(session, request, "picture.open", f"camera:{camera_id}", {"from": "dashboard"})
     latest = session.exec(

@@ -45,8 +45,9 @@ from camsvc.alerts.models import (
 )
 from camsvc.alerts.signing import read_token, signing_key
 from camsvc.api.deps import SessionDep, SettingsDep
-from camsvc.auth.http import public
+from camsvc.auth.http import current_subject, public, require
 from camsvc.auth.models import User
+from camsvc.auth.roles import Action
 from camsvc.errors import get_or_raise
 from camsvc.health import maintenance as mnt
 from camsvc.models import Camera, MaintenanceWindow
@@ -67,13 +68,13 @@ def _registry_changed(request: Request) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- contacts
-@api.get("/contacts", response_model=list[ContactPublic])
+@api.get("/contacts", response_model=list[ContactPublic], dependencies=[require(Action.CONTACTS)])
 def list_contacts(session: SessionDep) -> list[ContactPublic]:
     rows = session.exec(select(Contact).order_by(col(Contact.name))).all()
     return [mgmt.contact_public(session, c) for c in rows]
 
 
-@api.post("/contacts", response_model=ContactPublic, status_code=201)
+@api.post("/contacts", response_model=ContactPublic, status_code=201, dependencies=[require(Action.CONTACTS)])
 def create_contact(body: ContactCreate, session: SessionDep) -> ContactPublic:
     try:
         c = mgmt.create_contact(session, body, _now())
@@ -82,7 +83,7 @@ def create_contact(body: ContactCreate, session: SessionDep) -> ContactPublic:
     return mgmt.contact_public(session, c)
 
 
-@api.get("/contacts/export", response_class=PlainTextResponse)
+@api.get("/contacts/export", response_class=PlainTextResponse, dependencies=[require(Action.CONTACTS)])
 def export_contacts(session: SessionDep) -> str:
     """The contacts file (YAML), channel URLs redacted."""
     return mgmt.export_contacts(session, with_secrets=False)
@@ -104,7 +105,7 @@ class ImportResponse(BaseModel):
     warnings: list[str]
 
 
-@api.post("/contacts/import", response_model=ImportResponse)
+@api.post("/contacts/import", response_model=ImportResponse, dependencies=[require(Action.CONTACTS)])
 def import_contacts(body: ImportRequest, session: SessionDep) -> ImportResponse:
     """All or nothing: any error rejects the whole file (422 with every problem and its key path)."""
     try:
@@ -126,12 +127,12 @@ def import_contacts(body: ImportRequest, session: SessionDep) -> ImportResponse:
     )
 
 
-@api.get("/contacts/{contact_id}", response_model=ContactPublic)
+@api.get("/contacts/{contact_id}", response_model=ContactPublic, dependencies=[require(Action.CONTACTS)])
 def get_contact(contact_id: int, session: SessionDep) -> ContactPublic:
     return mgmt.contact_public(session, mgmt.get_contact(session, contact_id))
 
 
-@api.patch("/contacts/{contact_id}", response_model=ContactPublic)
+@api.patch("/contacts/{contact_id}", response_model=ContactPublic, dependencies=[require(Action.CONTACTS)])
 def update_contact(contact_id: int, body: ContactUpdate, session: SessionDep) -> ContactPublic:
     contact = mgmt.get_contact(session, contact_id)
     try:
@@ -141,13 +142,17 @@ def update_contact(contact_id: int, body: ContactUpdate, session: SessionDep) ->
     return mgmt.contact_public(session, c)
 
 
-@api.delete("/contacts/{contact_id}", status_code=204)
+@api.delete("/contacts/{contact_id}", status_code=204, dependencies=[require(Action.CONTACTS)])
 def delete_contact(contact_id: int, session: SessionDep) -> Response:
     mgmt.delete_contact(session, mgmt.get_contact(session, contact_id))
     return Response(status_code=204)
 
 
-@api.get("/contacts/{contact_id}/deliveries", response_model=list[MessagePublic])
+@api.get(
+    "/contacts/{contact_id}/deliveries",
+    response_model=list[MessagePublic],
+    dependencies=[require(Action.MESSAGES_VIEW)],
+)
 def contact_deliveries(
     contact_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> list[MessagePublic]:
@@ -156,25 +161,32 @@ def contact_deliveries(
     return inc_ops.messages_for_contact(session, contact_id, limit)
 
 
-@api.post("/contacts/{contact_id}/channels", response_model=ChannelPublic, status_code=201)
+@api.post(
+    "/contacts/{contact_id}/channels",
+    response_model=ChannelPublic,
+    status_code=201,
+    dependencies=[require(Action.CONTACTS)],
+)
 def add_channel(contact_id: int, body: ChannelCreate, session: SessionDep) -> ChannelPublic:
     ch = mgmt.add_channel(session, mgmt.get_contact(session, contact_id), body, _now())
     return mgmt.channel_public(ch)
 
 
-@api.patch("/channels/{channel_id}", response_model=ChannelPublic)
+@api.patch("/channels/{channel_id}", response_model=ChannelPublic, dependencies=[require(Action.CHANNELS)])
 def update_channel(channel_id: int, body: ChannelUpdate, session: SessionDep) -> ChannelPublic:
     ch = mgmt.update_channel(session, mgmt.get_channel(session, channel_id), body)
     return mgmt.channel_public(ch)
 
 
-@api.delete("/channels/{channel_id}", status_code=204)
+@api.delete("/channels/{channel_id}", status_code=204, dependencies=[require(Action.CHANNELS)])
 def delete_channel(channel_id: int, session: SessionDep) -> Response:
     session.delete(mgmt.get_channel(session, channel_id))
     return Response(status_code=204)
 
 
-@api.post("/channels/{channel_id}/test", response_model=ChannelTestResult)
+@api.post(
+    "/channels/{channel_id}/test", response_model=ChannelTestResult, dependencies=[require(Action.CHANNELS)]
+)
 def test_channel(channel_id: int, session: SessionDep) -> ChannelTestResult:
     """Send a test message now; reports success or the channel's own error (secrets removed)."""
     ch = mgmt.get_channel(session, channel_id)
@@ -183,7 +195,7 @@ def test_channel(channel_id: int, session: SessionDep) -> ChannelTestResult:
 
 
 # ---------------------------------------------------------------------------------------------- rules
-@api.get("/routing-rules", response_model=list[RulePublic])
+@api.get("/routing-rules", response_model=list[RulePublic], dependencies=[require(Action.RULES)])
 def list_rules(session: SessionDep, contact_id: int | None = None) -> list[RulePublic]:
     q = select(RoutingRule)
     if contact_id is not None:
@@ -191,17 +203,17 @@ def list_rules(session: SessionDep, contact_id: int | None = None) -> list[RuleP
     return [mgmt.rule_public(r) for r in session.exec(q.order_by(col(RoutingRule.id))).all()]
 
 
-@api.post("/routing-rules", response_model=RulePublic, status_code=201)
+@api.post("/routing-rules", response_model=RulePublic, status_code=201, dependencies=[require(Action.RULES)])
 def create_rule(body: RuleCreate, session: SessionDep) -> RulePublic:
     return mgmt.rule_public(mgmt.add_rule(session, body, _now()))
 
 
-@api.patch("/routing-rules/{rule_id}", response_model=RulePublic)
+@api.patch("/routing-rules/{rule_id}", response_model=RulePublic, dependencies=[require(Action.RULES)])
 def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep) -> RulePublic:
     return mgmt.rule_public(mgmt.update_rule(session, mgmt.get_rule(session, rule_id), body))
 
 
-@api.delete("/routing-rules/{rule_id}", status_code=204)
+@api.delete("/routing-rules/{rule_id}", status_code=204, dependencies=[require(Action.RULES)])
 def delete_rule(rule_id: int, session: SessionDep) -> Response:
     session.delete(mgmt.get_rule(session, rule_id))
     return Response(status_code=204)
@@ -226,25 +238,26 @@ def get_incident(incident_id: int, session: SessionDep, settings: SettingsDep) -
     return inc_ops.incident_public(session, inc, settings.default_language)
 
 
-@api.get("/incidents/{incident_id}/deliveries", response_model=list[MessagePublic])
+@api.get(
+    "/incidents/{incident_id}/deliveries",
+    response_model=list[MessagePublic],
+    dependencies=[require(Action.MESSAGES_VIEW)],
+)
 def incident_deliveries(incident_id: int, session: SessionDep) -> list[MessagePublic]:
     get_or_raise(session, Incident, incident_id, "incident")
     return inc_ops.messages_for_incident(session, incident_id)
 
 
 def _acknowledger(request: Request, session: Session, body: AckRequest | None) -> str:
-    """Who acknowledges: the signed-in user (display name, else username), never a typed name; the typed
-    ``by`` only counts while sign-in is not enforced (no user on the request)."""
-    subject = getattr(request.state, "subject", None)
-    if subject is not None:
-        user = session.get(User, subject.user_id) if subject.user_id is not None else None
-        return (user.display_name if user and user.display_name else subject.username)[:200]
-    if body is None:
-        raise HTTPException(422, 'say who acknowledges: {"by": "name"}')
-    return body.by
+    """Who acknowledges: the signed-in user (display name, else username), never a typed name."""
+    subject = current_subject(request)
+    user = session.get(User, subject.user_id) if subject.user_id is not None else None
+    return (user.display_name if user and user.display_name else subject.username)[:200]
 
 
-@api.post("/incidents/{incident_id}/ack", response_model=AckResult)
+@api.post(
+    "/incidents/{incident_id}/ack", response_model=AckResult, dependencies=[require(Action.ACKNOWLEDGE)]
+)
 def ack_incident(
     incident_id: int, session: SessionDep, request: Request, body: AckRequest | None = None
 ) -> AckResult:
@@ -253,7 +266,7 @@ def ack_incident(
     return inc_ops.acknowledge_incident(session, incident_id, _acknowledger(request, session, body), _now())
 
 
-@api.post("/outages/{outage_id}/ack", response_model=AckResult)
+@api.post("/outages/{outage_id}/ack", response_model=AckResult, dependencies=[require(Action.ACKNOWLEDGE)])
 def ack_outage(
     outage_id: int, session: SessionDep, request: Request, body: AckRequest | None = None
 ) -> AckResult:
@@ -261,7 +274,11 @@ def ack_outage(
     return inc_ops.acknowledge_outage(session, outage_id, _acknowledger(request, session, body), _now())
 
 
-@api.get("/outages/{outage_id}/deliveries", response_model=list[MessagePublic])
+@api.get(
+    "/outages/{outage_id}/deliveries",
+    response_model=list[MessagePublic],
+    dependencies=[require(Action.MESSAGES_VIEW)],
+)
 def outage_deliveries(outage_id: int, session: SessionDep) -> list[MessagePublic]:
     """Every message that told someone about this outage, each with its attempts."""
     return inc_ops.messages_for_outage(session, outage_id)
@@ -283,7 +300,7 @@ def alert_status(session: SessionDep) -> AlertStatus:
     )
 
 
-@api.get("/alerts/messages", response_model=list[MessagePublic])
+@api.get("/alerts/messages", response_model=list[MessagePublic], dependencies=[require(Action.MESSAGES_VIEW)])
 def list_messages(
     session: SessionDep,
     status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed|cancelled)$")] = None,
@@ -292,7 +309,11 @@ def list_messages(
     return inc_ops.list_messages(session, status=status, limit=limit)
 
 
-@api.post("/alerts/messages/{message_id}/retry", response_model=MessagePublic)
+@api.post(
+    "/alerts/messages/{message_id}/retry",
+    response_model=MessagePublic,
+    dependencies=[require(Action.CHANNELS)],
+)
 def retry_message(message_id: int, session: SessionDep) -> MessagePublic:
     """Queue a failed (or cancelled) message again."""
     try:
@@ -331,7 +352,12 @@ def _check_scope(session: Session, body: mnt.WindowBase) -> None:
         raise HTTPException(422, f"hamlet: no camera is in hamlet {body.hamlet!r}")
 
 
-@api.post("/maintenance", response_model=mnt.WindowPublic, status_code=201)
+@api.post(
+    "/maintenance",
+    response_model=mnt.WindowPublic,
+    status_code=201,
+    dependencies=[require(Action.MAINTENANCE)],
+)
 def create_window(
     body: mnt.WindowCreate, session: SessionDep, settings: SettingsDep, request: Request
 ) -> mnt.WindowPublic:
@@ -354,7 +380,9 @@ def get_window(window_id: int, session: SessionDep, settings: SettingsDep) -> mn
     return mnt.public(w, _now(), settings.timezone)
 
 
-@api.put("/maintenance/{window_id}", response_model=mnt.WindowPublic)
+@api.put(
+    "/maintenance/{window_id}", response_model=mnt.WindowPublic, dependencies=[require(Action.MAINTENANCE)]
+)
 def replace_window(
     window_id: int, body: mnt.WindowUpdate, session: SessionDep, settings: SettingsDep, request: Request
 ) -> mnt.WindowPublic:
@@ -383,7 +411,7 @@ def replace_window(
     return mnt.public(w, now, settings.timezone)
 
 
-@api.delete("/maintenance/{window_id}", status_code=204)
+@api.delete("/maintenance/{window_id}", status_code=204, dependencies=[require(Action.MAINTENANCE)])
 def delete_window(window_id: int, session: SessionDep, request: Request) -> Response:
     w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
     session.delete(w)

@@ -10,10 +10,11 @@ from sqlmodel import col, select
 
 from camsvc import cameras as registry
 from camsvc.api.deps import SessionDep
-from camsvc.auth import audit_http
+from camsvc.auth import audit_http, views
+from camsvc.auth.http import CurrentSubject, optional_subject, require
+from camsvc.auth.roles import Action, Subject
 from camsvc.enums import CameraKind, HealthState
 from camsvc.models import (
-    Camera,
     CameraCreate,
     CameraPublic,
     CameraStatus,
@@ -51,6 +52,7 @@ def _changed(request: Request) -> None:
 @router.get("", response_model=CameraPage)
 def list_cameras(
     session: SessionDep,
+    subject: CurrentSubject,
     kind: CameraKind | None = None,
     hamlet: str | None = None,
     state: HealthState | None = None,
@@ -62,12 +64,22 @@ def list_cameras(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CameraPage:
     total, items = registry.list_cameras(
-        session, kind=kind, hamlet=hamlet, state=state, q=q, enabled=enabled, limit=limit, offset=offset
+        session,
+        kind=kind,
+        hamlet=hamlet,
+        state=state,
+        q=q,
+        enabled=enabled,
+        limit=limit,
+        offset=offset,
+        scope=views.scope_names(subject),
     )
-    return CameraPage(total=total, limit=limit, offset=offset, items=items)
+    return CameraPage(
+        total=total, limit=limit, offset=offset, items=[views.visible(subject, c) for c in items]
+    )
 
 
-@router.post("", response_model=CameraPublic, status_code=201)
+@router.post("", response_model=CameraPublic, status_code=201, dependencies=[require(Action.CAMERAS)])
 def create_camera(body: CameraCreate, session: SessionDep, request: Request) -> CameraPublic:
     """A new camera; the id of a deleted camera restores it (its history with it) with these fields."""
     if registry.is_deleted(session, body.id):
@@ -81,7 +93,7 @@ def create_camera(body: CameraCreate, session: SessionDep, request: Request) -> 
     return registry.get_public(session, body.id)
 
 
-@router.get("/export")
+@router.get("/export", dependencies=[require(Action.CAMERAS)])
 def export_cameras(
     session: SessionDep, format: Annotated[str, Query(pattern="^(csv|yaml)$")] = "csv"
 ) -> Response:
@@ -95,7 +107,7 @@ def export_cameras(
     )
 
 
-@router.post("/import", response_model=ImportResult)
+@router.post("/import", response_model=ImportResult, dependencies=[require(Action.CAMERAS)])
 async def import_cameras(
     session: SessionDep,
     request: Request,
@@ -124,14 +136,15 @@ async def import_cameras(
 
 
 @router.get("/{camera_id}", response_model=CameraPublic)
-def get_camera(camera_id: str, session: SessionDep) -> CameraPublic:
+def get_camera(camera_id: str, session: SessionDep, subject: CurrentSubject) -> CameraPublic:
+    views.camera_or_404(session, subject, camera_id)
     try:
-        return registry.get_public(session, camera_id)
+        return views.visible(subject, registry.get_public(session, camera_id))
     except registry.NotFound:
         raise HTTPException(404, f"no camera {camera_id!r}") from None
 
 
-@router.patch("/{camera_id}", response_model=CameraPublic)
+@router.patch("/{camera_id}", response_model=CameraPublic, dependencies=[require(Action.CAMERAS)])
 def update_camera(camera_id: str, body: CameraUpdate, session: SessionDep, request: Request) -> CameraPublic:
     before = registry.snapshot(session, camera_id)
     try:
@@ -149,12 +162,12 @@ def update_camera(camera_id: str, body: CameraUpdate, session: SessionDep, reque
     return registry.get_public(session, camera_id)
 
 
-@router.put("/{camera_id}", response_model=CameraPublic)
+@router.put("/{camera_id}", response_model=CameraPublic, dependencies=[require(Action.CAMERAS)])
 def replace_camera(camera_id: str, body: CameraUpdate, session: SessionDep, request: Request) -> CameraPublic:
     return update_camera(camera_id, body, session, request)
 
 
-@router.delete("/{camera_id}", status_code=204)
+@router.delete("/{camera_id}", status_code=204, dependencies=[require(Action.CAMERAS)])
 def delete_camera(camera_id: str, session: SessionDep, request: Request) -> Response:
     """Soft delete: the camera is disabled and hidden, its outages and transitions stay (and the audit row).
     Creating a camera with this id later restores it."""
@@ -167,14 +180,15 @@ def delete_camera(camera_id: str, session: SessionDep, request: Request) -> Resp
     return Response(status_code=204)
 
 
-def _require(session: SessionDep, camera_id: str) -> None:
-    if session.get(Camera, camera_id) is None:
-        raise HTTPException(404, f"no camera {camera_id!r}")
+def _require(session: SessionDep, camera_id: str, subject: Subject | None = None) -> None:
+    views.camera_or_404(session, subject, camera_id)
 
 
-def _latest(session: SessionDep, camera_id: str, table: Any, newest: Any, limit: int) -> list[Any]:
-    """The camera's rows of ``table``, newest first by ``newest`` (404 for an unknown camera)."""
-    _require(session, camera_id)
+def _latest(
+    session: SessionDep, subject: Subject, camera_id: str, table: Any, newest: Any, limit: int
+) -> list[Any]:
+    """The camera's rows of ``table``, newest first by ``newest`` (404 for an unknown or out-of-scope camera)."""
+    _require(session, camera_id, subject)
     return list(
         session.exec(
             select(table).where(table.camera_id == camera_id).order_by(col(newest).desc()).limit(limit)
@@ -184,36 +198,48 @@ def _latest(session: SessionDep, camera_id: str, table: Any, newest: Any, limit:
 
 @router.get("/{camera_id}/checks")
 def camera_checks(
-    camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    camera_id: str,
+    session: SessionDep,
+    subject: CurrentSubject,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
-    return [check_dict(r) for r in _latest(session, camera_id, Check, Check.at, limit)]
+    return [check_dict(r) for r in _latest(session, subject, camera_id, Check, Check.at, limit)]
 
 
 @router.get("/{camera_id}/transitions")
 def camera_transitions(
-    camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    camera_id: str,
+    session: SessionDep,
+    subject: CurrentSubject,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Every state change of the camera, newest first (the audit trail)."""
-    return [transition_dict(r) for r in _latest(session, camera_id, Transition, Transition.id, limit)]
+    return [
+        transition_dict(r) for r in _latest(session, subject, camera_id, Transition, Transition.id, limit)
+    ]
 
 
 @router.get("/{camera_id}/outages")
 def camera_outages(
-    camera_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    camera_id: str,
+    session: SessionDep,
+    subject: CurrentSubject,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
-    return [outage_dict(o) for o in _latest(session, camera_id, Outage, Outage.started_at, limit)]
+    return [outage_dict(o) for o in _latest(session, subject, camera_id, Outage, Outage.started_at, limit)]
 
 
 def _picture_viewed(session: SessionDep, request: Request, camera_id: str, which: str) -> None:
     """A household camera's picture was shown: that is in the audit trail (who looked into whose home)."""
-    cam = session.get(Camera, camera_id)
-    if cam is not None and cam.kind == CameraKind.HOUSEHOLD:
+    cam = views.picture_or_403(session, optional_subject(request), camera_id)
+    if cam.kind == CameraKind.HOUSEHOLD:
         audit_http.record(session, request, "picture.view", f"camera:{camera_id}", {"picture": which})
 
 
 @router.get("/{camera_id}/thumbnail.jpg")
 def camera_thumbnail(camera_id: str, session: SessionDep, request: Request) -> Response:
     """The latest frame seen (small JPEG)."""
+    views.picture_or_403(session, optional_subject(request), camera_id)
     t = session.exec(
         select(Thumbnail).where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == False)  # noqa: E712
     ).first()
@@ -224,8 +250,11 @@ def camera_thumbnail(camera_id: str, session: SessionDep, request: Request) -> R
 
 
 @router.get("/{camera_id}/thumbnails")
-def camera_thumbnail_history(camera_id: str, session: SessionDep) -> list[dict[str, Any]]:
+def camera_thumbnail_history(
+    camera_id: str, session: SessionDep, subject: CurrentSubject
+) -> list[dict[str, Any]]:
     """Pictures kept at state changes: what the camera saw when it went wrong."""
+    views.picture_or_403(session, subject, camera_id)
     rows = session.exec(
         select(Thumbnail.id, Thumbnail.at, Thumbnail.state)
         .where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == True)  # noqa: E712
@@ -239,6 +268,7 @@ def camera_thumbnail_history(camera_id: str, session: SessionDep) -> list[dict[s
 
 @router.get("/{camera_id}/thumbnails/{thumb_id}.jpg")
 def camera_thumbnail_at(camera_id: str, thumb_id: int, session: SessionDep, request: Request) -> Response:
+    views.picture_or_403(session, optional_subject(request), camera_id)
     t = session.get(Thumbnail, thumb_id)
     if t is None or t.camera_id != camera_id:
         raise HTTPException(404, "no such picture")
@@ -251,6 +281,7 @@ def camera_reference(camera_id: str, session: SessionDep, request: Request) -> R
     """The reference view the camera is compared with (for `turned`)."""
     from camsvc.picture import store as picture_store
 
+    views.picture_or_403(session, optional_subject(request), camera_id)
     st = session.get(CameraStatus, camera_id)
     jpeg = picture_store.reference_jpeg(st) if st else None
     if not jpeg:
@@ -259,12 +290,12 @@ def camera_reference(camera_id: str, session: SessionDep, request: Request) -> R
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/{camera_id}/reference/reset", status_code=202)
-def reset_reference(camera_id: str, session: SessionDep) -> dict[str, str]:
+@router.post("/{camera_id}/reference/reset", status_code=202, dependencies=[require(Action.REFERENCE_RESET)])
+def reset_reference(camera_id: str, session: SessionDep, subject: CurrentSubject) -> dict[str, str]:
     """After a deliberate change of view: forget the reference; the next good checks set a new one."""
     from camsvc.picture import store as picture_store
 
-    _require(session, camera_id)
+    _require(session, camera_id, subject)
     st = session.get(CameraStatus, camera_id)
     if st is not None:
         picture_store.reset_reference(st)

@@ -6,6 +6,15 @@
   const CS = (window.CS = window.CS || {});
   const cfg = JSON.parse(document.getElementById("camsvc-config").textContent);
   CS.cfg = cfg;
+  // What the signed-in user may do (the server decides; this only hides what would be refused).
+  const actions = new Set(cfg.actions || []);
+  CS.can = (action) => actions.has(action);
+  /** Whether the user may see this camera's pictures (roles.may_see_picture, scope aside). */
+  CS.mayPicture = (c) => {
+    if (!c) return false;
+    if (c.kind === "household") return c.owner_consent ? CS.can("pictures.household") : CS.can("pictures.household_no_consent");
+    return CS.can("pictures.camera");
+  };
 
   // Worst first: the list order, and the colour a cluster takes from the worst camera inside it.
   CS.STATES = ["down", "degraded", "unknown", "maintenance", "up"];

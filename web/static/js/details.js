@@ -11,7 +11,6 @@
   let current = null; // camera id shown
   let seq = 0; // guards against answers arriving for a camera no longer shown
   let timer = 0;
-  let ackOpen = false;
   let onClose = () => {};
   let getCam = () => null;
   const openDeliveries = new Set(); // outage ids whose delivery history is unfolded
@@ -19,7 +18,6 @@
 
   // The alerts API (issue 5) is optional: when its routes answer 404 the Acknowledge button and the
   // delivery history are hidden, not shown as errors.
-  const NAME_KEY = "camsvc.ackName";
   let alertsAvail = null; // null: not known yet
   const routeMissing = (e) => e && (e.status === 404 || e.status === 405) && /^not found$/i.test(e.message);
   CS.alerts = {
@@ -32,23 +30,12 @@
       );
       return this.ready;
     },
-    lastName: function () {
-      try {
-        return window.localStorage.getItem(NAME_KEY) || "";
-      } catch (e) {
-        return "";
-      }
-    },
-    ack: async function (outage, by) {
-      try {
-        window.localStorage.setItem(NAME_KEY, by);
-      } catch (e) {
-        /* ignore */
-      }
+    /** Acknowledge as the signed-in user (the server records who: never a typed name). */
+    ack: async function (outage) {
       const r = await CS.api("/api/outages/" + CS.enc(outage.id) + "/ack", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ by: by }),
+        body: "{}",
       });
       return r.body;
     },
@@ -75,7 +62,7 @@
     el.querySelector(".d-close").addEventListener("click", () => onClose(true));
     el.querySelector(".d-back").addEventListener("click", () => onClose(true));
     document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && current && !ackOpen) {
+      if (e.key === "Escape" && current) {
         e.preventDefault();
         onClose(true);
       }
@@ -87,7 +74,6 @@
   D.open = function (id) {
     const changed = id !== current;
     current = id;
-    ackOpen = false;
     if (changed) openDeliveries.clear();
     root.hidden = false;
     if (changed) {
@@ -101,7 +87,6 @@
 
   D.close = function () {
     current = null;
-    ackOpen = false;
     clearTimeout(timer);
     root.hidden = true;
     body.replaceChildren();
@@ -109,10 +94,10 @@
 
   /** The store saw this camera change (state, cause, ack): reload unless someone is typing. */
   D.changed = function (id) {
-    if (id === current && !ackOpen) load();
+    if (id === current) load();
   };
   D.relabel = function () {
-    if (current && !ackOpen) load();
+    if (current) load();
   };
 
   function loading() {
@@ -126,6 +111,7 @@
     clearTimeout(timer);
     const base = "/api/cameras/" + CS.enc(id);
     const soft = (p) => p.then((r) => r.body).catch(() => null);
+    const picsOk = CS.mayPicture(getCam(id)); // not asked for when the role may not see them
     if (CS.alerts.ready) await CS.alerts.ready; // know whether to offer Acknowledge before drawing
     const [cam, checks, outages, thumbs, pics] = await Promise.all([
       CS.api(base).then(
@@ -134,8 +120,8 @@
       ),
       soft(CS.api(base + "/checks?limit=10")),
       soft(CS.api(base + "/outages?limit=10")),
-      soft(CS.api(base + "/thumbnails")),
-      soft(CS.api("/web/cameras/" + CS.enc(id) + "/pictures")),
+      picsOk ? soft(CS.api(base + "/thumbnails")) : null,
+      picsOk ? soft(CS.api("/web/cameras/" + CS.enc(id) + "/pictures")) : null,
     ]);
     if (my !== seq || id !== current) return;
     if (cam && cam._error) {
@@ -181,7 +167,7 @@
     }
     const open = outages.find((o) => o.open);
     if (open) frag.appendChild(ackBox(open));
-    frag.appendChild(pictures(c, thumbs, pics));
+    if (pics) frag.appendChild(pictures(c, thumbs, pics));
     frag.appendChild(info(c));
     frag.appendChild(checksTable(checks));
     frag.appendChild(outageList(outages));
@@ -358,50 +344,26 @@
       box.appendChild(h("p", { class: "o-ack" }, CS.icon("up"), CS.t("outages.acked_by", { who: o.acknowledged_by, time: CS.fmtTime(o.acknowledged_at, { short: true }) })));
       return box;
     }
-    if (CS.alerts.available() === false) {
+    if (CS.alerts.available() === false || !CS.can("alerts.acknowledge")) {
       box.hidden = true;
       return box;
     }
     const btn = h("button", { type: "button", class: "btn btn-primary", text: CS.t("ack.button") });
     const msg = h("p", { class: "small", role: "status" });
-    btn.addEventListener("click", () => {
-      ackOpen = true;
-      const input = h("input", { type: "text", id: "ack-name", maxlength: "200", autocomplete: "name", placeholder: CS.t("ack.name_placeholder"), value: CS.alerts.lastName() });
-      const submit = h("button", { type: "submit", class: "btn btn-primary", text: CS.t("ack.submit") });
-      const cancel = h("button", { type: "button", class: "btn btn-quiet", text: CS.t("ack.cancel") });
-      const form = h("form", { class: "ack-form" }, h("label", { for: "ack-name", text: CS.t("ack.name") }), input, h("div", { class: "d-actions" }, submit, cancel), msg);
-      cancel.addEventListener("click", () => {
-        ackOpen = false;
-        form.replaceWith(btn);
-        btn.focus();
-      });
-      form.addEventListener("submit", async (e) => {
-        e.preventDefault();
-        const who = input.value.trim();
-        if (!who) {
-          msg.textContent = CS.t("ack.name_required");
-          input.focus();
-          return;
-        }
-        submit.disabled = true;
-        try {
-          const res = await CS.alerts.ack(o, who);
-          msg.textContent = CS.t("ack.done", { who: (res && res.acknowledged_by) || who });
-          ackOpen = false;
-          if (CS.app) CS.app.pollSoon();
-          setTimeout(() => D.changed(current), 300);
-        } catch (err) {
-          msg.textContent = CS.t("ack.failed", { error: err.message });
-          submit.disabled = false;
-          if (err.status === 404 || err.status === 405) {
-            ackOpen = false;
-            box.hidden = true;
-          }
-        }
-      });
-      btn.replaceWith(form);
-      input.focus();
+    btn.addEventListener("click", async () => {
+      btn.disabled = true;
+      try {
+        const res = await CS.alerts.ack(o);
+        msg.textContent = CS.t("ack.done", { who: (res && res.acknowledged_by) || "" });
+        if (CS.app) CS.app.pollSoon();
+        setTimeout(() => D.changed(current), 300);
+      } catch (err) {
+        msg.textContent = CS.t("ack.failed", { error: err.message });
+        btn.disabled = false;
+        if (err.status === 404 || err.status === 405) box.hidden = true;
+      }
     });
+    box.appendChild(msg);
     box.appendChild(btn);
     return box;
   }
