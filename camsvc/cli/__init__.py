@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "bench": "camsvc.cli.bench:bench",
     "check-config": "camsvc.cli.config:check_config",
     "db": "camsvc.cli.db:db",
+    "secrets": "camsvc.cli.secrets:secrets",
 }
 
 
