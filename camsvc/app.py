@@ -54,7 +54,7 @@ def allowed_hosts(settings: Settings) -> list[str]:
 
 def create_app(settings: Settings | None = None, *, start_runtime: bool = True) -> FastAPI:
     settings = settings or load_settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.data_dir)  # installs the secret keyring
     metrics = Metrics()
 
     @asynccontextmanager

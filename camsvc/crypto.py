@@ -231,6 +231,17 @@ def current() -> Keyring:
     return _installed
 
 
+def ensure_keyring(data_dir: Path | str, *, env: Mapping[str, str] | None = None) -> Keyring:
+    """Load the keyring for *data_dir* (``load_keyring``) and install it, once per start-up: every place that
+    opens the database calls this (``camsvc.db.make_engine`` does). Idempotent: the same keys already
+    installed are kept as they are. One process serves one data directory: another one replaces the keys."""
+    ring = load_keyring(data_dir, env=env)
+    if _installed is not None and _installed.kids == ring.kids and _installed.source == ring.source:
+        return _installed
+    install(ring)
+    return ring
+
+
 def encrypt(plaintext: str) -> str:
     return current().encrypt(plaintext)
 
@@ -270,7 +281,9 @@ def _name_encrypted_column(column: sa.Column[Any], table: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- rotation
-def _columns(engine: Engine, table: str, column: str) -> tuple[sa.Table, list[sa.Column[Any]]]:
+def _columns(
+    engine: Engine | sa.Connection, table: str, column: str
+) -> tuple[sa.Table, list[sa.Column[Any]]]:
     """A lightweight table (primary key + the column, plain text: no decryption on read)."""
     pk = sa.inspect(engine).get_pk_constraint(table).get("constrained_columns") or []
     if not pk:
@@ -279,38 +292,67 @@ def _columns(engine: Engine, table: str, column: str) -> tuple[sa.Table, list[sa
     return t, [t.c[c] for c in pk]
 
 
+def encrypted_columns(metadata: sa.MetaData) -> list[tuple[str, str]]:
+    """Every (table, column) of *metadata* whose type is ``EncryptedText``: the one list of what is encrypted
+    (``camsvc.db.table_metadata()`` for the service's tables), so a new secret column needs nothing more."""
+    return [
+        (t.name, c.name)
+        for t in metadata.sorted_tables
+        for c in t.columns
+        if isinstance(c.type, EncryptedText)
+    ]
+
+
+def rotate_on(
+    conn: sa.Connection, tables_columns: Iterable[tuple[str, str]], keyring: Keyring | None = None
+) -> dict[str, int]:
+    """``rotate`` on an open connection, inside the caller's transaction (a migration's)."""
+    ring = keyring or current()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "PRAGMA secure_delete=ON"
+        )  # the old values' bytes are zeroed, not left in free space
+    counts: dict[str, int] = {}
+    for table, column in tables_columns:
+        where = f"{table}.{column}"
+        t, pk = _columns(conn, table, column)
+        value_col = t.c[column]
+        rows = conn.execute(sa.select(*pk, value_col).where(value_col.is_not(None), value_col != "")).all()
+        todo = []
+        for row in rows:  # decrypt every value first: nothing changes if one cannot be read
+            value = row[-1]
+            if not ring.needs_reencrypt(value):
+                continue
+            key = {c.name: row[i] for i, c in enumerate(pk)}
+            plain = (
+                ring.decrypt(value, f"{where} (row {', '.join(map(str, key.values()))})")
+                if is_encrypted(value)
+                else value
+            )
+            todo.append((key, plain))
+        for key, plain in todo:
+            cond = sa.and_(*[c == key[c.name] for c in pk])
+            conn.execute(sa.update(t).where(cond).values({column: ring.encrypt(plain)}))
+        counts[where] = len(todo)
+    return counts
+
+
 def rotate(
     engine: Engine, tables_columns: Iterable[tuple[str, str]], keyring: Keyring | None = None
 ) -> dict[str, int]:
     """Re-encrypt every value of the given (table, column) pairs with the keyring's first key, plaintext left
     from before encryption included. One transaction per column; returns rewritten values per
     ``table.column``. A value no key of the keyring can decrypt stops it with ``SecretKeyError`` naming the
-    column and the row, before that column is changed."""
+    column and the row, before that column is changed. On SQLite the replaced values are zeroed in the file
+    (secure_delete) and the write-ahead log is emptied afterwards."""
     ring = keyring or current()
     counts: dict[str, int] = {}
-    for table, column in tables_columns:
-        where = f"{table}.{column}"
-        t, pk = _columns(engine, table, column)
-        value_col = t.c[column]
-        n = 0
+    for pair in tables_columns:
         with engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(*pk, value_col).where(value_col.is_not(None), value_col != "")
-            ).all()
-            for row in rows:
-                value = row[-1]
-                if not ring.needs_reencrypt(value):
-                    continue
-                key = {c.name: row[i] for i, c in enumerate(pk)}
-                plain = (
-                    ring.decrypt(value, f"{where} (row {', '.join(map(str, key.values()))})")
-                    if is_encrypted(value)
-                    else value
-                )
-                cond = sa.and_(*[c == key[c.name] for c in pk])
-                conn.execute(sa.update(t).where(cond).values({column: ring.encrypt(plain)}))
-                n += 1
-        counts[where] = n
+            counts.update(rotate_on(conn, [pair], ring))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return counts
 
 

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from camsvc import crypto
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -27,12 +29,17 @@ def table_metadata() -> sa.MetaData:
     return SQLModel.metadata
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, data_dir: Path | str | None = None) -> Engine:
+    """An engine on *url*, with the secret keyring of *data_dir* installed (default: the SQLite file's
+    directory; camsvc.crypto.ensure_keyring), so encrypted columns read and write on it."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            data_dir = Path(path).parent if data_dir is None else data_dir
+    if data_dir is not None:
+        crypto.ensure_keyring(data_dir)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20)

@@ -15,6 +15,7 @@ from pydantic import field_validator
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from camsvc.crypto import EncryptedText
 from camsvc.enums import CameraKind, HealthState
 
 
@@ -149,7 +150,7 @@ class CameraSecret(SQLModel, table=True):
 
     camera_id: str = Field(primary_key=True, foreign_key="camera.id", ondelete="CASCADE")
     username: str = ""
-    password: str = ""
+    password: str = Field(default="", sa_type=EncryptedText)  # encrypted at rest (camsvc/crypto.py)
 
 
 class CameraPublic(CameraBase):

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from camsvc.crypto import EncryptedText
 from camsvc.models import UTCDateTime, utcnow
 
 ROLES = ("technician", "duty", "owner", "other")
@@ -72,7 +73,7 @@ class ContactChannel(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
-    url: str = Field(max_length=2000)
+    url: str = Field(sa_type=EncryptedText)  # encrypted at rest (camsvc/crypto.py); input limited to 2000
     label: str = Field(default="", max_length=200)
     enabled: bool = True
     created_at: dt.datetime = _ts(default_factory=utcnow)
@@ -182,10 +183,10 @@ class DeliveryAttempt(SQLModel, table=True):
 
 
 class AlertKV(SQLModel, table=True):
-    """Small persistent values of the alert subsystem (the generated signing key)."""
+    """Small persistent values of the alert subsystem (the generated signing key), encrypted at rest."""
 
     key: str = Field(primary_key=True, max_length=100)
-    value: str = Field(max_length=2000)
+    value: str = Field(sa_type=EncryptedText)
 
 
 # ---------------------------------------------------------------------------------------------- schemas

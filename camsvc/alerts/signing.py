@@ -1,18 +1,24 @@
 """Signed acknowledge links: ``{base_url}/ack/<token>``, one token per incident and contact.
 
-The token is ``<incident>.<contact>.<HMAC-SHA256 truncated to 128 bits, base64url>``: it names who was asked
-(so the acknowledgement records them) and cannot be forged or moved to another incident. The key is
-``alerts.signing_key`` from the settings, or one generated once and kept in the database (``AlertKV``), so
-links stay valid across restarts and across processes.
+The token is ``<incident>.<contact>.<issued, unix seconds>.<HMAC-SHA256 truncated to 128 bits, base64url>``:
+it names who was asked (so the acknowledgement records them), when it was made (a link works for
+``auth.ack_link_days`` after that, checked when it is used, so shortening the setting ends older links too),
+and it cannot be forged or moved to another incident, contact or time. Links of the earlier form
+``<incident>.<contact>.<mac>`` (no time) read as expired. The key is ``alerts.signing_key`` from the
+settings, or one generated once and kept in the database (``AlertKV``, encrypted at rest), so links stay
+valid across restarts and across processes.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import re
 import secrets
+import time
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +28,8 @@ from camsvc.alerts.models import AlertKV
 from camsvc.config import Settings
 
 KEY_NAME = "signing_key"
-_TOKEN_RE = re.compile(r"^(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$")
+_TOKEN_RE = re.compile(r"^(\d{1,12})\.(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$")
+_OLD_TOKEN_RE = re.compile(r"^(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$")  # before links expired
 
 
 def signing_key(settings: Settings, engine: Engine) -> bytes:
@@ -45,24 +52,53 @@ def signing_key(settings: Settings, engine: Engine) -> bytes:
         return row.value.encode()
 
 
-def _sig(key: bytes, incident_id: int, contact_id: int) -> str:
-    mac = hmac.new(key, f"ack:{incident_id}:{contact_id}".encode(), hashlib.sha256).digest()[:16]
+def _mac(key: bytes, message: str) -> str:
+    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def make_token(key: bytes, incident_id: int, contact_id: int) -> str:
-    return f"{incident_id}.{contact_id}.{_sig(key, incident_id, contact_id)}"
+def _sig(key: bytes, incident_id: int, contact_id: int, issued: int) -> str:
+    return _mac(key, f"ack2:{incident_id}:{contact_id}:{issued}")
+
+
+@dataclass(frozen=True)
+class AckLink:
+    """What a genuine token says: the incident, the contact it was sent to, and when it was made."""
+
+    incident_id: int
+    contact_id: int
+    issued_at: dt.datetime
+
+    def expired(self, now: dt.datetime, days: float) -> bool:
+        return now >= self.issued_at + dt.timedelta(days=days)
+
+
+def make_token(key: bytes, incident_id: int, contact_id: int, issued_at: dt.datetime | None = None) -> str:
+    """A token for *contact_id* about *incident_id*, made now (wall clock) or at *issued_at*."""
+    issued = int(issued_at.timestamp()) if issued_at is not None else int(time.time())
+    return f"{incident_id}.{contact_id}.{issued}.{_sig(key, incident_id, contact_id, issued)}"
+
+
+def parse_token(key: bytes, token: str) -> AckLink | None:
+    """The link a genuine token stands for (expired or not: see ``AckLink.expired``), else None."""
+    m = _TOKEN_RE.match(token or "")
+    if m:
+        incident_id, contact_id, issued = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if hmac.compare_digest(m.group(4), _sig(key, incident_id, contact_id, issued)):
+            return AckLink(incident_id, contact_id, dt.datetime.fromtimestamp(issued, dt.UTC))
+        return None
+    m = _OLD_TOKEN_RE.match(token or "")
+    if m:  # genuine links from before expiry existed: made at the epoch, so always expired
+        incident_id, contact_id = int(m.group(1)), int(m.group(2))
+        if hmac.compare_digest(m.group(3), _mac(key, f"ack:{incident_id}:{contact_id}")):
+            return AckLink(incident_id, contact_id, dt.datetime.fromtimestamp(0, dt.UTC))
+    return None
 
 
 def read_token(key: bytes, token: str) -> tuple[int, int] | None:
-    """(incident id, contact id) for a genuine token, else None."""
-    m = _TOKEN_RE.match(token or "")
-    if not m:
-        return None
-    incident_id, contact_id = int(m.group(1)), int(m.group(2))
-    if not hmac.compare_digest(m.group(3), _sig(key, incident_id, contact_id)):
-        return None
-    return incident_id, contact_id
+    """(incident id, contact id) for a genuine token (whatever its age), else None."""
+    link = parse_token(key, token)
+    return None if link is None else (link.incident_id, link.contact_id)
 
 
 def ack_url(base_url: str, token: str) -> str:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "users": "camsvc.cli.users:users",
     "tokens": "camsvc.cli.tokens:tokens",
     "audit": "camsvc.cli.audit:audit",
+    "secrets": "camsvc.cli.secrets:secrets",
 }
 
 

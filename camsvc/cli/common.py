@@ -34,7 +34,8 @@ def settings(**overrides: Any) -> Settings:
 @contextmanager
 def database(config: Settings | None = None) -> Iterator[Engine]:
     """An engine on the configured database, its schema upgraded to the newest revision; closed at the end."""
-    engine = make_engine((config or settings()).db_url)
+    config = config or settings()
+    engine = make_engine(config.db_url, config.data_dir)  # installs the secret keyring
     try:
         upgrade(engine)
         yield engine

@@ -100,13 +100,18 @@ def run_server(settings: Settings) -> None:
 
     from camsvc.app import create_app
     from camsvc.cameras import all_secrets
-    from camsvc.db import make_engine, upgrade
+    from camsvc.crypto import SecretKeyError, check_readable, encrypted_columns
+    from camsvc.db import make_engine, table_metadata, upgrade
 
     setup_logging(settings.log_level)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.data_dir)  # installs the secret keyring
     try:
         upgrade(engine)
         check_bind(settings, engine)
+        try:  # a missing or wrong key stops here, naming the column, before anything is served
+            check_readable(engine, encrypted_columns(table_metadata()))
+        except SecretKeyError as exc:
+            raise SystemExit(f"camsvc: {exc}") from None
         with Session(engine) as s:
             add_secrets(all_secrets(s))
     finally:

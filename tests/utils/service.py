@@ -45,7 +45,7 @@ def migrated_engine(settings: Settings) -> Iterator[Engine]:
     """An engine on *settings*' database, migrated to the latest revision; disposed afterwards."""
     from camsvc.db import make_engine, upgrade
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.data_dir)  # installs the secret keyring
     upgrade(engine)
     try:
         yield engine

@@ -43,7 +43,7 @@ from camsvc.alerts.models import (
     RulePublic,
     RuleUpdate,
 )
-from camsvc.alerts.signing import read_token, signing_key
+from camsvc.alerts.signing import parse_token, signing_key
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.auth.http import current_subject, public, require
 from camsvc.auth.models import User
@@ -431,7 +431,17 @@ input{{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}}li{{margin
 
 _TXT = {
     "title": ("Xác nhận sự cố camera", "Acknowledge camera incident"),
-    "bad": ("Liên kết không hợp lệ hoặc đã hết hạn.", "This link is not valid."),
+    "bad": ("Liên kết không hợp lệ.", "This link is not valid."),
+    "expired": (
+        "Liên kết này đã hết hạn: liên kết xác nhận chỉ dùng được {days} ngày sau khi gửi. "
+        "Hãy xác nhận trên bảng điều khiển.",
+        "This link has expired: an acknowledge link works for {days} days after it was sent. "
+        "Acknowledge from the dashboard instead.",
+    ),
+    "gone": (
+        "Liên kết này không còn dùng được: người nhận đã bị xoá hoặc bị tắt khỏi danh sách liên hệ.",
+        "This link no longer works: the contact it was sent to was removed or disabled.",
+    ),
     "cams": ("Camera trong sự cố này", "Cameras in this incident"),
     "since": ("từ", "since"),
     "resolved": ("Sự cố đã kết thúc lúc {at}.", "This incident ended at {at}."),
@@ -464,17 +474,31 @@ def _page(lang: str, content: str, status: int = 200) -> HTMLResponse:
 
 def _ack_target(
     token: str, session: Session, request: Request
-) -> tuple[Incident | None, Contact | None, str]:
+) -> tuple[Incident | None, Contact | None, str, HTMLResponse | None]:
+    """(incident, contact, language, refusal): a refusal page when the link is forged (404), expired
+    (``auth.ack_link_days`` after it was made; 410) or its contact was deleted or disabled (410)."""
     settings = request.app.state.settings
-    parsed = read_token(signing_key(settings, request.app.state.engine), token)
+    link = parse_token(signing_key(settings, request.app.state.engine), token)
     lang = settings.default_language
-    if parsed is None:
-        return None, None, lang
-    inc = session.get(Incident, parsed[0])
-    contact = session.get(Contact, parsed[1]) if parsed[1] else None
+    if link is None:
+        return None, None, lang, _page(lang, f"<p>{_t('bad', lang)}</p>", 404)
+    contact = session.get(Contact, link.contact_id)
     if contact is not None:
         lang = contact.language
-    return inc, contact, lang
+    days = settings.auth.ack_link_days
+    if link.expired(_now(), days):
+        return (
+            None,
+            contact,
+            lang,
+            _page(lang, f"<p>{html.escape(_t('expired', lang, days=f'{days:g}'))}</p>", 410),
+        )
+    if contact is None or not contact.enabled:
+        return None, contact, lang, _page(lang, f"<p>{html.escape(_t('gone', lang))}</p>", 410)
+    inc = session.get(Incident, link.incident_id)
+    if inc is None:
+        return None, contact, lang, _page(lang, f"<p>{_t('bad', lang)}</p>", 404)
+    return inc, contact, lang, None
 
 
 def _incident_html(session: Session, inc: Incident, lang: str, tz: str, base_url: str) -> str:
@@ -502,9 +526,9 @@ def _incident_html(session: Session, inc: Incident, lang: str, tz: str, base_url
 @pages.get("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 @public
 def ack_page(token: str, session: SessionDep, settings: SettingsDep, request: Request) -> HTMLResponse:
-    inc, contact, lang = _ack_target(token, session, request)
-    if inc is None:
-        return _page(lang, f"<p>{_t('bad', lang)}</p>", 404)
+    inc, contact, lang, refused = _ack_target(token, session, request)
+    if refused is not None or inc is None:
+        return refused or _page(lang, f"<p>{_t('bad', lang)}</p>", 404)
     body = _incident_html(session, inc, lang, settings.timezone, settings.base_url)
     if inc.acknowledged_at is not None:
         at = msgs.fmt_time(inc.acknowledged_at, settings.timezone, lang)
@@ -533,9 +557,9 @@ async def ack_submit(token: str, request: Request) -> HTMLResponse:
     from camsvc.db import session_scope
 
     with session_scope(request.app.state.engine) as session:
-        inc, contact, lang = _ack_target(token, session, request)
-        if inc is None or inc.id is None:
-            return _page(lang, f"<p>{_t('bad', lang)}</p>", 404)
+        inc, contact, lang, refused = _ack_target(token, session, request)
+        if refused is not None or inc is None or inc.id is None:
+            return refused or _page(lang, f"<p>{_t('bad', lang)}</p>", 404)
         by = by_form or (contact.name if contact else "") or "?"
         result = inc_ops.acknowledge_incident(session, inc.id, by, _now())
         at = msgs.fmt_time(result.acknowledged_at, settings.timezone, lang)

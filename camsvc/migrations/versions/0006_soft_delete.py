@@ -11,7 +11,7 @@ from alembic import op
 import camsvc.models
 
 revision = "0006_soft_delete"
-down_revision = "0004_auth"
+down_revision = "0005_secrets"
 branch_labels = None
 depends_on = None
 
