@@ -38,11 +38,11 @@ def make_engine(url: str, data_dir: Path | str | None = None) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             data_dir = Path(path).parent if data_dir is None else data_dir
-    if data_dir is not None:
-        crypto.ensure_keyring(data_dir)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
+    if data_dir is not None:
+        crypto.ensure_keyring(data_dir)
     engine = sa.create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
