@@ -28,7 +28,7 @@ NOW = dt.datetime.now(dt.UTC)
 def ack_client(settings: Settings) -> Iterator[TestClient]:
     """The app with links that last 2 days."""
     two_days = settings.model_copy(update={"auth": settings.auth.model_copy(update={"ack_link_days": 2})})
-    with TestClient(create_app(two_days, start_runtime=False)) as c:
+    with TestClient(create_app(two_days, start_runtime=False), base_url="http://127.0.0.1") as c:
         yield c
 
 
