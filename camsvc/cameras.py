@@ -60,6 +60,7 @@ COLUMNS = [
     "longitude",
     "owner_name",
     "owner_phone",
+    "owner_consent",
     "vendor",
     "model",
     "main_url",
@@ -328,6 +329,7 @@ def list_cameras(
     offset: int = 0,
     scope: list[str] | None = None,
 ) -> tuple[int, list[CameraPublic]]:
+    """``scope``: the caller's hamlets (None: every hamlet)."""
     stmt = select(Camera, CameraStatus, CameraSecret.camera_id).join(
         CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True
     )
@@ -497,17 +499,20 @@ def validate_rows(
                     raise ValueError
             except ValueError:
                 errs.append(RowError(n, "check_interval_s", f"not a positive number: {ci!r}"))
-        en = r.get("enabled", "")
-        if isinstance(en, bool):
-            out["enabled"] = en
-        else:
-            s = fold(str(en))
-            if s in ("", "1", "true", "yes", "y", "co"):
-                out["enabled"] = True
-            elif s in ("0", "false", "no", "n", "khong"):
-                out["enabled"] = False
+        for flag, default in (("enabled", True), ("owner_consent", False)):
+            en = r.get(flag, "")
+            if isinstance(en, bool):
+                out[flag] = en
             else:
-                errs.append(RowError(n, "enabled", f"not true/false: {en!r}"))
+                s = fold(str(en))
+                if s == "":
+                    out[flag] = default
+                elif s in ("1", "true", "yes", "y", "co"):
+                    out[flag] = True
+                elif s in ("0", "false", "no", "n", "khong"):
+                    out[flag] = False
+                else:
+                    errs.append(RowError(n, flag, f"not true/false: {en!r}"))
         inst = r.get("installed_on", "")
         if isinstance(inst, dt.date):
             out["installed_on"] = inst

@@ -56,6 +56,9 @@ class CameraBase(SQLModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     owner_name: str = Field(default="", max_length=200)
     owner_phone: str = Field(default="", max_length=50)
+    owner_consent: bool = Field(
+        default=False, description="Household: the owner agreed that officers may view the pictures"
+    )
     vendor: str = Field(default="", max_length=100)
     model: str = Field(default="", max_length=100)
     main_url: str = Field(default="", max_length=1000)
@@ -118,6 +121,7 @@ class CameraUpdate(SQLModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     owner_name: str | None = None
     owner_phone: str | None = None
+    owner_consent: bool | None = None
     vendor: str | None = None
     model: str | None = None
     main_url: str | None = None
@@ -156,6 +160,7 @@ class CameraSecret(SQLModel, table=True):
 class CameraPublic(CameraBase):
     id: str
     has_credentials: bool = False
+    can_view_pictures: bool = Field(default=False, description="The caller may see this camera's pictures")
     state: HealthState = HealthState.UNKNOWN
     state_since: dt.datetime | None = None
     cause: str | None = None

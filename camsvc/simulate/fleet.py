@@ -191,6 +191,7 @@ class FleetCamera:
     longitude: float
     owner_name: str
     owner_phone: str
+    owner_consent: bool  # household: the owner agreed that officers may view the pictures
     vendor: str
     model: str
     main_url: str
@@ -446,6 +447,8 @@ def _spec(
         longitude=round(lon, 6),
         owner_name=owner[0],
         owner_phone=owner[1],
+        # about a third of households consent; derived from the index so the random draws stay the same
+        owner_consent=kind == "household" and index % 3 == 0,
         vendor=vendor.vendor,
         model=vendor.model,
         main_url=_url(main_scheme, host, port, vendor.main_path),
@@ -510,6 +513,7 @@ _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no":
 
 
 def _coerce(row: dict[str, Any]) -> FleetCamera:
+    row = {"owner_consent": False, **row}  # fleet files written before the consent column
     missing = [c for c in FLEET_COLUMNS if c not in row]
     if missing:
         raise ValueError(f"fleet row {row.get('id', '?')}: missing columns {', '.join(missing)}")
@@ -522,6 +526,8 @@ def _coerce(row: dict[str, Any]) -> FleetCamera:
             values[f.name] = int(v)
         elif f.name == "enabled":
             values[f.name] = v if isinstance(v, bool) else _BOOL[str(v).strip().lower()]
+        elif f.name == "owner_consent":
+            values[f.name] = v if isinstance(v, bool) else str(v).strip().lower() in ("true", "1", "yes")
         else:
             values[f.name] = "" if v is None else str(v)
     return FleetCamera(**values)

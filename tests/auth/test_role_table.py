@@ -105,3 +105,14 @@ def test_a_user_limited_to_a_hamlet_sees_only_its_cameras(world: Any) -> None:
     assert c.get("/api/cameras/cam-r", headers=h).status_code == 200
     assert c.get("/api/cameras/cam-h", headers=h).status_code == 404  # out of scope: as if it did not exist
     assert c.get("/api/cameras/cam-h/outages", headers=h).status_code == 404
+
+
+def test_household_pictures_with_the_owners_consent(world: Any) -> None:
+    c, tok = world
+    r = c.patch("/api/cameras/cam-h", json={"owner_consent": True}, headers=tok["admin"])
+    assert r.status_code == 200 and r.json()["owner_consent"] is True
+    try:
+        codes = {role: c.get("/web/cameras/cam-h/pictures", headers=tok[role]).status_code for role in ROLES}
+        assert codes == {"viewer": 403, "technician": 403, "officer": 200, "admin": 200}
+    finally:
+        c.patch("/api/cameras/cam-h", json={"owner_consent": False}, headers=tok["admin"])

@@ -36,6 +36,7 @@ EXPECTED_COLUMNS = [
     "longitude",
     "owner_name",
     "owner_phone",
+    "owner_consent",
     "vendor",
     "model",
     "main_url",
