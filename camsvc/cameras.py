@@ -311,7 +311,7 @@ def hamlets(session: Session) -> list[str]:
     return [h for h in rows if h]
 
 
-def _scope_names(session: Session, scope: list[str]) -> list[str]:
+def scope_hamlets(session: Session, scope: list[str]) -> list[str]:
     """The registry's spellings of the scope's hamlets (case and accents aside)."""
     keys = {fold(h) for h in scope}
     return [h for h in hamlets(session) if fold(h) in keys] or list(scope)
@@ -336,7 +336,7 @@ def list_cameras(
     stmt = stmt.join(CameraSecret, col(CameraSecret.camera_id) == col(Camera.id), isouter=True)
     conds: list[Any] = [not_deleted()]
     if scope is not None:  # a user limited to hamlets sees only those
-        conds.append(col(Camera.hamlet).in_(_scope_names(session, scope)))
+        conds.append(col(Camera.hamlet).in_(scope_hamlets(session, scope)))
     if kind is not None:
         conds.append(Camera.kind == kind)
     if hamlet:

@@ -54,7 +54,7 @@ def transition_dict(t: Transition) -> dict[str, Any]:
     return t.model_dump()
 
 
-def map_rows(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:
+def map_rows(session: Session, ids: list[str] | None, where: Any = None) -> list[dict[str, Any]]:
     """Cameras as ``/api/map`` and the change feed (``/web/changes``) send them: compact, with the state, its
     start and cause, and whether the open outage was acknowledged (all cameras when ``ids`` is None)."""
     columns: list[Any] = [
@@ -76,6 +76,8 @@ def map_rows(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:
     stmt = sa.select(*columns).join(CameraStatus, col(CameraStatus.camera_id) == col(Camera.id), isouter=True)
     stmt = stmt.join(Outage, col(Outage.id) == col(CameraStatus.open_outage_id), isouter=True)
     stmt = stmt.where(col(Camera.deleted_at).is_(None))  # soft-deleted cameras are off the map
+    if where is not None:  # the caller's hamlet scope
+        stmt = stmt.where(where)
     wanted: set[str] | None = None
     if ids is not None:
         if not ids:

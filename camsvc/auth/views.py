@@ -22,6 +22,16 @@ def scope_names(subject: Subject | None) -> list[str] | None:
     return list(subject.hamlets) if subject is not None and subject.hamlets else None
 
 
+def scope_condition(session: Session, subject: Subject | None) -> Any:
+    """A SQL condition on ``Camera.hamlet`` limiting a query to the caller's hamlets, or None."""
+    from sqlmodel import col
+
+    from camsvc.cameras import scope_hamlets
+
+    names = scope_names(subject)
+    return None if names is None else col(Camera.hamlet).in_(scope_hamlets(session, names))
+
+
 def camera_or_404(session: Session, subject: Subject | None, camera_id: str) -> Camera:
     cam = session.get(Camera, camera_id)
     if cam is None or getattr(cam, "deleted_at", None) is not None:

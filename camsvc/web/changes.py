@@ -72,7 +72,7 @@ def current_cursor(session: Session) -> Cursor:
     return Cursor(int(t), _digest(*reg), _digest(*ack))
 
 
-def changes_since(session: Session, cursor_text: str | None) -> dict[str, Any]:
+def changes_since(session: Session, cursor_text: str | None, where: Any = None) -> dict[str, Any]:
     """``{cursor, full, cameras}``: ``full`` means reload ``/api/map``; else ``cameras`` are the changed ones."""
     now = current_cursor(session)
     old = Cursor.parse(cursor_text)
@@ -107,4 +107,4 @@ def changes_since(session: Session, cursor_text: str | None) -> dict[str, Any]:
         )
     if len(ids) > MAX_CAMERAS:
         return {"cursor": str(now), "full": True, "cameras": []}
-    return {"cursor": str(now), "full": False, "cameras": map_rows(session, sorted(ids))}
+    return {"cursor": str(now), "full": False, "cameras": map_rows(session, sorted(ids), where)}

@@ -235,12 +235,13 @@ feed = APIRouter(tags=["dashboard"])
 @feed.get("/web/changes", tags=["dashboard"])
 def map_changes(
     session: SessionDep,
+    request: Request,
     response: Response,
     cursor: Annotated[str | None, Query(max_length=400, description="From the previous answer")] = None,
 ) -> dict[str, Any]:
     """Cameras whose state, cause or acknowledgement changed since ``cursor`` (``full``: reload /api/map)."""
     response.headers["Cache-Control"] = "no-store"
-    return changes_since(session, cursor)
+    return changes_since(session, cursor, views.scope_condition(session, optional_subject(request)))
 
 
 @feed.get("/web/cameras/{camera_id}/pictures", tags=["dashboard"])

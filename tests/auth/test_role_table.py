@@ -116,3 +116,17 @@ def test_household_pictures_with_the_owners_consent(world: Any) -> None:
         assert codes == {"viewer": 403, "technician": 403, "officer": 200, "admin": 200}
     finally:
         c.patch("/api/cameras/cam-h", json={"owner_consent": False}, headers=tok["admin"])
+
+
+def test_the_scope_holds_for_status_map_changes_outages_and_uptime(world: Any) -> None:
+    from camsvc.auth.bootstrap import api_token
+
+    c, _tok = world
+    raw = api_token(c.app.state.engine, "viewer-nam", "viewer", hamlets=["Nam Chiến Thắng"])
+    h = {"Authorization": f"Bearer {raw}"}
+    assert c.get("/api/status", headers=h).json()["total"] == 1
+    assert [x["id"] for x in c.get("/api/map", headers=h).json()["cameras"]] == ["cam-h"]
+    assert {x["id"] for x in c.get("/web/changes", headers=h).json()["cameras"]} <= {"cam-h"}
+    assert all(o["camera_id"] == "cam-h" for o in c.get("/api/outages", headers=h).json())
+    uptime = c.get("/api/uptime", headers=h).json()
+    assert "Bắc Chiến Thắng" not in str(uptime)

@@ -16,6 +16,9 @@ from sqlmodel import Session, col, func, select
 
 from camsvc import csvsafe
 from camsvc.api.deps import SessionDep, SettingsDep
+from camsvc.auth import views
+from camsvc.auth.http import CurrentSubject
+from camsvc.auth.roles import Subject
 from camsvc.cameras import fold, hamlets
 from camsvc.enums import CameraKind, HealthState
 from camsvc.health.uptime import PERIODS, StateTimes, state_times
@@ -36,13 +39,15 @@ def _state_value(raw: Any) -> str:
 
 
 @router.get("/status")
-def status(session: SessionDep) -> dict[str, Any]:
+def status(session: SessionDep, subject: CurrentSubject) -> dict[str, Any]:
     """Counts by state, by kind and by hamlet (enabled cameras), and the cameras down longest first."""
+    scope = views.scope_condition(session, subject)
+    inscope = scope if scope is not None else sa.true()
     rows = session.execute(
         sa.select(Camera.kind, Camera.hamlet, CameraStatus.state, func.count())
         .select_from(Camera)
         .join(CameraStatus, CameraStatus.camera_id == Camera.id, isouter=True)
-        .where(Camera.enabled == True)  # noqa: E712
+        .where(Camera.enabled == True, inscope)  # noqa: E712
         .group_by(Camera.kind, Camera.hamlet, CameraStatus.state)
     ).all()
     by_state = {s.value: 0 for s in HealthState}
@@ -61,14 +66,18 @@ def status(session: SessionDep) -> dict[str, Any]:
             Camera.id, Camera.name, Camera.hamlet, CameraStatus.state, CameraStatus.since, CameraStatus.cause
         )
         .join(CameraStatus, CameraStatus.camera_id == Camera.id)
-        .where(col(CameraStatus.state).in_([HealthState.DOWN, HealthState.DEGRADED]), Camera.enabled == True)  # noqa: E712
+        .where(
+            col(CameraStatus.state).in_([HealthState.DOWN, HealthState.DEGRADED]),
+            Camera.enabled == True,  # noqa: E712
+            inscope,
+        )
         .order_by(col(CameraStatus.since).asc())
         .limit(50)
     ).all()
     disabled = session.exec(
         select(func.count())
         .select_from(Camera)
-        .where(Camera.enabled == False, col(Camera.deleted_at).is_(None))  # noqa: E712
+        .where(Camera.enabled == False, col(Camera.deleted_at).is_(None), inscope)  # noqa: E712
     ).one()
     return {
         "at": utcnow(),
@@ -94,14 +103,18 @@ def _map_version(session: Session) -> str:
 
 
 @router.get("/map")
-def map_data(session: SessionDep, request: Request, response: Response) -> Any:
+def map_data(session: SessionDep, request: Request, response: Response, subject: CurrentSubject) -> Any:
     """Every camera, compact, for the map and list. Poll it with If-None-Match: 304 when nothing changed."""
-    etag = f'"{_map_version(session)}"'
+    scope = views.scope_names(subject)  # one user's map is not another's: the scope is part of the version
+    etag = f'"{_map_version(session)}{hashlib.sha1(repr(scope).encode()).hexdigest()[:6] if scope else ""}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
-    return {"version": etag.strip('"'), "cameras": map_rows(session, None)}
+    return {
+        "version": etag.strip('"'),
+        "cameras": map_rows(session, None, views.scope_condition(session, subject)),
+    }
 
 
 @router.get("/hamlets")
@@ -133,8 +146,14 @@ def _period(period: str | None, since: str | None, until: str | None) -> tuple[d
     return start, end
 
 
-def _where_cameras(stmt: Any, session: Session, hamlet: str | None, kind: CameraKind | None) -> Any:
-    """Restrict a query over Camera to a hamlet (spelled in any case, with or without accents) and a kind."""
+def _where_cameras(
+    stmt: Any, session: Session, hamlet: str | None, kind: CameraKind | None, subject: Subject | None = None
+) -> Any:
+    """Restrict a query over Camera to a hamlet (spelled in any case, with or without accents), a kind, and
+    the caller's hamlet scope."""
+    scope = views.scope_condition(session, subject)
+    if scope is not None:
+        stmt = stmt.where(scope)
     if hamlet:
         names = [h for h in hamlets(session) if fold(h) == fold(hamlet)] or [hamlet]
         stmt = stmt.where(col(Camera.hamlet).in_(names))
@@ -146,6 +165,7 @@ def _where_cameras(stmt: Any, session: Session, hamlet: str | None, kind: Camera
 @router.get("/outages")
 def outages(
     session: SessionDep,
+    subject: CurrentSubject,
     settings: SettingsDep,
     open: bool | None = None,
     camera: str | None = None,
@@ -169,7 +189,7 @@ def outages(
         )
     if camera:
         stmt = stmt.where(Outage.camera_id == camera)
-    stmt = _where_cameras(stmt, session, hamlet, kind)
+    stmt = _where_cameras(stmt, session, hamlet, kind, subject)
     if cause:
         stmt = stmt.where(Outage.cause == cause)
     rows = session.exec(stmt.order_by(col(Outage.started_at).desc()).limit(limit)).all()
@@ -259,6 +279,7 @@ def camera_state_times(
 @router.get("/uptime")
 def uptime(
     session: SessionDep,
+    subject: CurrentSubject,
     period: Annotated[str | None, Query(description="day, week or month")] = "day",
     since: str | None = None,
     until: str | None = None,
@@ -271,7 +292,7 @@ def uptime(
     stmt = select(Camera.id, Camera.hamlet, Camera.kind).where(col(Camera.deleted_at).is_(None))
     if camera:
         stmt = stmt.where(Camera.id == camera)
-    cams = session.exec(_where_cameras(stmt, session, hamlet, kind)).all()
+    cams = session.exec(_where_cameras(stmt, session, hamlet, kind, subject)).all()
     times = camera_state_times(session, [c[0] for c in cams], start, end)
     by_hamlet: dict[str, StateTimes] = {}
     by_kind: dict[str, StateTimes] = {}
