@@ -41,10 +41,8 @@ class CameraEntry:
 def in_maintenance(
     windows: list[MaintenanceWindow], cam: CameraEntry, now: dt.datetime, tz: str
 ) -> MaintenanceWindow | None:
-    try:
-        from camsvc.health.maintenance import active_for
-    except ImportError:  # pragma: no cover - alerts package not installed
-        return None
+    from camsvc.health.maintenance import active_for
+
     found: MaintenanceWindow | None = active_for(windows, cam.id, cam.hamlet, now, tz)
     return found
 

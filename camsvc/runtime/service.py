@@ -45,13 +45,10 @@ class Runtime:
         self.pool.start()
         self.scheduler = CheckScheduler(self.settings, self.engine, self.pool, self.metrics)
         self.scheduler.start()
-        try:
-            from camsvc.alerts.runtime import AlertRuntime
-        except ImportError:
-            log.warning("alerts package unavailable: no notifications will be sent")
-        else:
-            self.alerts = AlertRuntime(self.settings, self.engine)
-            self.alerts.start()
+        from camsvc.alerts.runtime import AlertRuntime
+
+        self.alerts = AlertRuntime(self.settings, self.engine)
+        self.alerts.start()
 
     def stop(self) -> None:
         for name, part in (("alerts", self.alerts), ("scheduler", self.scheduler)):
