@@ -130,6 +130,7 @@ def test_maintenance_api_crud_and_validation(client: TestClient, alert_engine) -
             "weekdays": "t2-t6",
             "daily_start": "22:00",
             "daily_end": "6:00",
+            "ends_at": "2030-01-01T00:00:00",
             "reason": "x",
             "created_by": "Tuấn",
         },
@@ -140,15 +141,27 @@ def test_maintenance_api_crud_and_validation(client: TestClient, alert_engine) -
     assert "hamlet Đông Hải" in w["description"]
     one_off = client.post(
         "/api/maintenance",
-        json={"camera_id": "dh-001", "starts_at": "2026-03-02T08:00:00", "ends_at": "2026-03-02T10:00:00"},
+        json={
+            "camera_id": "dh-001",
+            "starts_at": "2026-03-02T08:00:00",
+            "ends_at": "2026-03-02T10:00:00",
+            "reason": "thay camera",
+        },
     ).json()
     assert one_off["starts_at"].startswith("2026-03-02T01:00:00")  # naive times are local (UTC+7)
     assert client.post("/api/maintenance", json={"camera_id": "nope"}).status_code == 422
     assert client.post("/api/maintenance", json={"hamlet": "Atlantis"}).status_code == 422
-    assert (
-        "not both" in client.post("/api/maintenance", json={"camera_id": "dh-001", "hamlet": "Đông Hải"}).text
-    )
-    silence = client.post("/api/maintenance", json={"reason": "đổi cáp quang", "created_by": "Hoa"}).json()
+    both = {"camera_id": "dh-001", "hamlet": "Đông Hải", "reason": "x", "ends_at": "2030-01-01T00:00:00"}
+    assert "not both" in client.post("/api/maintenance", json=both).text
+    # through the API nothing is silenced for ever, nor without saying why (issue 9)
+    no_end = client.post("/api/maintenance", json={"reason": "đổi cáp quang"})
+    assert no_end.status_code == 422 and "needs an end" in no_end.text
+    no_reason = client.post("/api/maintenance", json={"ends_at": "2030-01-01T00:00:00"})
+    assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
+    silence = client.post(
+        "/api/maintenance",
+        json={"reason": "đổi cáp quang", "created_by": "Hoa", "ends_at": "2030-01-01T00:00:00"},
+    ).json()
     assert silence["active_now"] is True and silence["description"].startswith("all cameras")
     assert [x["id"] for x in client.get("/api/maintenance", params={"camera_id": "dh-002"}).json()] == [
         w["id"],

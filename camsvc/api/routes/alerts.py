@@ -361,7 +361,12 @@ def _check_scope(session: Session, body: mnt.WindowBase) -> None:
 def create_window(
     body: mnt.WindowCreate, session: SessionDep, settings: SettingsDep, request: Request
 ) -> mnt.WindowPublic:
-    """A maintenance window or silence (camera, hamlet or all; one-off or recurring). Naive times are local."""
+    """A maintenance window or silence (camera, hamlet or all; one-off or recurring). Naive times are local.
+    It needs a reason and an end: nothing may be silenced for ever through the API."""
+    if not (body.reason or "").strip():
+        raise HTTPException(422, "a maintenance window needs a reason (what is being done, by whom)")
+    if body.ends_at is None:
+        raise HTTPException(422, "a maintenance window needs an end (ends_at): silences never last for ever")
     _check_scope(session, body)
     now = _now()
     try:
