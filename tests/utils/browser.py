@@ -56,7 +56,7 @@ def open_dash(page: Any, url: str, username: str = "admin") -> None:
         page.fill("#username", username)
         page.fill("#password", PASSWORD)
         page.click("#login-submit")
-        page.wait_for_url(lambda u: "/login" not in u, timeout=20000)
+        page.wait_for_url(lambda u: "/login" not in u, timeout=30000, wait_until="commit")
     try:
         page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=20000)
     except Exception as exc:

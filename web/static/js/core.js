@@ -11,7 +11,7 @@
   CS.can = (action) => actions.has(action);
   /** Whether the user may see this camera's pictures (roles.may_see_picture, scope aside). */
   CS.mayPicture = (c) => {
-    if (!c) return false;
+    if (!c) return CS.can("pictures.camera"); // not known yet: ask if the role sees any pictures
     if (c.kind === "household") return c.owner_consent ? CS.can("pictures.household") : CS.can("pictures.household_no_consent");
     return CS.can("pictures.camera");
   };

@@ -129,7 +129,7 @@
         cam._error.status === 404 ? CS.t("details.not_found", { id: id }) : CS.t("error.load", { error: cam._error.message });
       body.replaceChildren(header(getCam(id) || { id: id, name: id, state: "unknown" }), h("p", { class: "error", text: msg }));
     } else {
-      render(cam, checks || [], outages || [], thumbs || [], pics || {});
+      render(cam, checks || [], outages || [], thumbs || [], picsOk ? pics || {} : null);
     }
     timer = setTimeout(() => {
       if (!document.hidden) D.changed(id);
