@@ -190,10 +190,16 @@ def test_missing_or_wrong_key_names_the_column(client: Any, settings: Settings) 
 def _insert_as_it_was(conn: sa.Connection, obj: Any) -> None:
     """Insert a model's row with only the columns the table has at the database's current revision."""
     table = type(obj).__table__
-    present = {c.name for c in sa.Table(table.name, sa.MetaData(), autoload_with=conn).columns}
-    conn.execute(
-        sa.insert(table).values({c: getattr(obj, c) for c in present if getattr(obj, c) is not None})
-    )
+    as_it_was = sa.Table(table.name, sa.MetaData(), autoload_with=conn)  # no defaults of later columns
+    present = {c.name for c in as_it_was.columns}
+    values: dict[str, Any] = {}
+    for name in present:
+        value, default = getattr(obj, name), table.c[name].default
+        if value is None and default is not None:
+            value = default.arg(None) if callable(default.arg) else default.arg  # type: ignore[attr-defined]
+        if value is not None:
+            values[name] = value
+    conn.execute(sa.insert(as_it_was).values(values))
 
 
 def test_upgrade_encrypts_plaintext_from_before(tmp_path: Path) -> None:

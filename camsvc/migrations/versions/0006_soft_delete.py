@@ -17,8 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("camera", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("deleted_at", camsvc.models.UTCDateTime(), nullable=True))
+    # a plain ADD COLUMN: a batch rebuild of `camera` on SQLite drops the table, and with foreign keys on
+    # that cascades to camerasecret (every stored camera password would be lost on upgrade)
+    op.add_column("camera", sa.Column("deleted_at", camsvc.models.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:

@@ -14,8 +14,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("camera") as batch:
-        batch.add_column(sa.Column("owner_consent", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # plain ADD COLUMN (a batch rebuild of `camera` would cascade-delete camerasecret rows on SQLite)
+    op.add_column(
+        "camera", sa.Column("owner_consent", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
