@@ -40,23 +40,21 @@ def wait_js(page: Any, expr: str, timeout_s: float = 10.0) -> Any:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {expr!r} (last value {value!r})")
 
 
-def sign_in(page: Any, base_url: str, username: str = "admin", password: str = PASSWORD) -> None:
-    """Sign in through the real sign-in form (users from tests.utils.auth.add_users)."""
-    page.goto(base_url.rstrip("/") + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
-    page.wait_for_load_state()
-
-
 def open_dash(page: Any, url: str, username: str = "admin") -> None:
-    """Open the dashboard (signing in as *username* when the page asks) and wait until it is ready."""
+    """Open the dashboard (signed in as *username* when the page asks: through /api/auth/login on the
+    page's own context, so the cookie is the browser's) and wait until it is ready. The sign-in form itself
+    is tested in tests/web/test_auth_ui.py."""
     page.goto(url)
     if "/login" in page.url:
-        page.fill("#username", username)
-        page.fill("#password", PASSWORD)
-        page.click("#login-submit")
-        page.wait_for_url(lambda u: "/login" not in u, timeout=30000, wait_until="commit")
+        base = url.split("/", 3)
+        origin = "/".join(base[:3])
+        r = page.context.request.post(
+            origin + "/api/auth/login",
+            data={"username": username, "password": PASSWORD},
+            headers={"Origin": origin},
+        )
+        assert r.ok, f"sign-in as {username} failed: {r.status} {r.text()[:200]}"
+        page.goto(url)
     try:
         page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=20000)
     except Exception as exc:
