@@ -86,11 +86,88 @@ class SimulatorSettings(Section):
     roadside: int = Field(40, ge=0, description="Roadside cameras in the simulated fleet")
     household: int = Field(200, ge=0, description="Household cameras in the simulated fleet")
     cache_dir: Path = Field(Path.home() / ".cache" / "camsvc", description="Encoded footage cache")
+    playback_minutes: float = Field(
+        30.0, gt=0, le=24 * 60, description="Minutes each simulated camera keeps and can replay (playback)"
+    )
 
     @field_validator("cache_dir")
     @classmethod
     def _expand_home(cls, v: Path) -> Path:
         return v.expanduser()
+
+
+# Vendor playback over RTSP (the camera's own storage). Placeholders: {scheme} {host} {port} (of the camera's
+# main URL), {channel} (1), {track} (Hikvision: 101 main, 102 sub), {subtype} (Dahua: 0 main, 1 sub),
+# {start}/{end} formatted with {time_format} in UTC ("utc") or the device's local time ("local").
+DEFAULT_PLAYBACK: dict[str, dict[str, str]] = {
+    "hikvision": {
+        "template": "{scheme}://{host}:{port}/Streaming/tracks/{track}?starttime={start}&endtime={end}",
+        "time_format": "%Y%m%dT%H%M%SZ",
+        "clock": "utc",
+    },
+    "dahua": {
+        "template": "{scheme}://{host}:{port}/cam/playback?channel={channel}&subtype={subtype}"
+        "&starttime={start}&endtime={end}",
+        "time_format": "%Y_%m_%d_%H_%M_%S",
+        "clock": "local",
+    },
+}
+
+
+class RecordingSettings(Section):
+    enabled: bool = Field(True, description="Run recorders for cameras whose recording mode is continuous")
+    dir: Path | None = Field(
+        None, description="Where segments are written (camera/UTC hour); empty: data_dir/recordings"
+    )
+    segment_s: float = Field(
+        60.0,
+        ge=2,
+        le=600,
+        description="Target segment length (cut at the first keyframe after it): fewer index rows and files "
+        "than 10 s; a crash loses at most one fragment (one keyframe interval), not a segment",
+    )
+    stream: Literal["main", "sub"] = Field("main", description="Stream recorded when a camera names none")
+    retention_days: dict[str, float] = Field(
+        default_factory=lambda: {"roadside": 14.0, "household": 7.0},
+        description="Days recordings are kept, per camera kind (a camera's retention_days wins)",
+    )
+    min_free_bytes: int = Field(
+        5 * 1024**3, ge=0, description="Free-space floor: the oldest unheld segments go first to keep it"
+    )
+    min_free_fraction: float = Field(
+        0.05, ge=0, le=0.9, description="Free-space floor as a fraction of the disk (the larger floor wins)"
+    )
+    cleanup_interval_s: float = Field(
+        60.0, gt=0, description="How often retention and the floor are enforced"
+    )
+    stall_s: float = Field(
+        0.0,
+        ge=0,
+        description="A recorder with no new segment for this long is restarted and the camera is "
+        "not_recording; 0: max(120 s, 2 x segment_s + 30 s) (Frigate's rule)",
+    )
+    packet_timeout_s: float = Field(15.0, gt=0, description="A recorder with no packet this long reconnects")
+    cameras_per_worker: int = Field(
+        64, ge=1, le=512, description="Recorders per worker process (one thread each, packets copied)"
+    )
+    restart_backoff_max_s: float = Field(60.0, gt=0, description="Longest wait before a recorder restarts")
+    playback: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_PLAYBACK.items()},
+        description="Vendor playback templates by lower-case vendor name (keys template, time_format, "
+        "clock utc|local); add a vendor here to fetch clips from its cameras' own storage",
+    )
+
+
+class CaseSettings(Section):
+    dir: Path | None = Field(None, description="Case clips and packages; empty: data_dir/cases")
+    max_range_s: float = Field(6 * 3600, gt=0, description="Longest time range of one clip")
+    max_cameras: int = Field(50, ge=1, description="Most cameras one clip request may add")
+    export_workers: int = Field(2, ge=1, le=8, description="Export and device-fetch jobs run at once")
+    signing_key_file: Path | None = Field(
+        None,
+        description="Ed25519 key signing evidence manifests (PEM, encrypted with the secret key); "
+        "empty: data_dir/evidence-signing.key, created on first use",
+    )
 
 
 class NetworkSettings(Section):
@@ -189,6 +266,14 @@ class Settings(BaseSettings):
         default_factory=LimitSettings,  # type: ignore[arg-type]
         description="Request size limits",
     )
+    recording: RecordingSettings = Field(
+        default_factory=RecordingSettings,  # type: ignore[arg-type]
+        description="Recorders, segments, retention, the free-space floor and vendor playback",
+    )
+    cases: CaseSettings = Field(
+        default_factory=CaseSettings,  # type: ignore[arg-type]
+        description="Case clips, export jobs and the evidence signing key",
+    )
 
     @field_validator("default_language")
     @classmethod
@@ -202,6 +287,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'camsvc.db').resolve()}"
+
+    @property
+    def recording_dir(self) -> Path:
+        return (
+            self.recording.dir if str(self.recording.dir) not in ("", ".") else self.data_dir / "recordings"
+        )
+
+    @property
+    def cases_dir(self) -> Path:
+        return self.cases.dir or self.data_dir / "cases"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.cases.signing_key_file or self.data_dir / "evidence-signing.key"
 
     @property
     def base_url(self) -> str:

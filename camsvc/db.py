@@ -25,6 +25,8 @@ def table_metadata() -> sa.MetaData:
     from camsvc import models  # noqa: F401
     from camsvc.alerts import models as alert_models  # noqa: F401
     from camsvc.auth import models as auth_models  # noqa: F401
+    from camsvc.cases import models as case_models  # noqa: F401
+    from camsvc.recording import models as recording_models  # noqa: F401
 
     return SQLModel.metadata
 

@@ -40,3 +40,17 @@ class StreamKind(StrEnum):
     RTSP = "rtsp"
     MJPEG = "mjpeg"
     SNAPSHOT = "snapshot"
+
+
+class RecordingMode(StrEnum):
+    """What camsvc records of a camera (issue 10). A camera with none set takes its kind's default."""
+
+    CONTINUOUS = "continuous"
+    OFF = "off"
+
+
+class ClipSource(StrEnum):
+    """Where a case clip's footage comes from."""
+
+    RECORDED = "recorded"  # camsvc's own segments
+    DEVICE = "device"  # the camera's own storage, replayed over RTSP (vendor playback template)

@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from camsvc.crypto import EncryptedText
-from camsvc.enums import CameraKind, HealthState
+from camsvc.enums import CameraKind, HealthState, RecordingMode
 
 
 def utcnow() -> dt.datetime:
@@ -73,6 +73,20 @@ class CameraBase(SQLModel):
         default=None,
         max_length=4000,
         description="JSON overrides of picture-fault thresholds for this camera",
+    )
+    recording_mode: RecordingMode | None = Field(
+        default=None,
+        sa_type=sa.String(20),  # the value ("continuous"), so a new mode needs no migration
+        description="continuous or off; empty: the kind's default (roadside continuous, household off)",
+    )
+    recording_stream: str | None = Field(
+        default=None,
+        max_length=10,
+        regex=r"^(main|sub)$",
+        description="Stream recorded: main or sub; empty: settings",
+    )
+    retention_days: float | None = Field(
+        default=None, gt=0, le=3650, description="Days recordings are kept; empty: the kind's default"
     )
 
     @field_validator("main_url", "sub_url", "snapshot_url")
@@ -133,6 +147,9 @@ class CameraUpdate(SQLModel):
     notes: str | None = None
     installed_on: dt.date | None = None
     picture_thresholds: str | None = None
+    recording_mode: RecordingMode | None = None
+    recording_stream: str | None = Field(default=None, regex=r"^(main|sub)$")
+    retention_days: float | None = Field(default=None, gt=0, le=3650)
     username: str | None = None
     password: str | None = None
 

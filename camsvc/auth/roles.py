@@ -79,6 +79,7 @@ class Action(StrEnum):
     MAP_VIEW = "map.view"
     OUTAGES_VIEW = "outages.view"
     UPTIME_VIEW = "uptime.view"
+    RECORDING_VIEW = "recording.view"  # recording status, segment timeline and storage (no pictures)
     # technician
     ACKNOWLEDGE = "alerts.acknowledge"
     MAINTENANCE = "maintenance.manage"
@@ -101,6 +102,7 @@ class Action(StrEnum):
     SETTINGS = "settings.manage"
     AUDIT = "audit.view"
     HOUSEHOLD_PICTURES_NO_CONSENT = "pictures.household_no_consent"
+    EVIDENCE_RELEASE = "evidence.release"  # release a closed case's hold on recorded segments
 
 
 PERMISSIONS: Mapping[Action, Role] = {
@@ -108,6 +110,7 @@ PERMISSIONS: Mapping[Action, Role] = {
     Action.MAP_VIEW: Role.VIEWER,
     Action.OUTAGES_VIEW: Role.VIEWER,
     Action.UPTIME_VIEW: Role.VIEWER,
+    Action.RECORDING_VIEW: Role.VIEWER,
     Action.ACKNOWLEDGE: Role.TECHNICIAN,
     Action.MAINTENANCE: Role.TECHNICIAN,
     Action.REFERENCE_RESET: Role.TECHNICIAN,
@@ -127,6 +130,7 @@ PERMISSIONS: Mapping[Action, Role] = {
     Action.SETTINGS: Role.ADMIN,
     Action.AUDIT: Role.ADMIN,
     Action.HOUSEHOLD_PICTURES_NO_CONSENT: Role.ADMIN,
+    Action.EVIDENCE_RELEASE: Role.ADMIN,
 }
 assert set(PERMISSIONS) == set(Action), "every action needs a minimal role"
 

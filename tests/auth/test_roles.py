@@ -55,6 +55,7 @@ TABLE = {
     "map.view": (1, 1, 1, 1),
     "outages.view": (1, 1, 1, 1),
     "uptime.view": (1, 1, 1, 1),
+    "recording.view": (1, 1, 1, 1),
     "alerts.acknowledge": (0, 1, 1, 1),
     "maintenance.manage": (0, 1, 1, 1),
     "reference.reset": (0, 1, 1, 1),
@@ -74,6 +75,7 @@ TABLE = {
     "settings.manage": (0, 0, 0, 1),
     "audit.view": (0, 0, 0, 1),
     "pictures.household_no_consent": (0, 0, 0, 1),
+    "evidence.release": (0, 0, 0, 1),
 }
 
 
