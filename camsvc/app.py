@@ -38,6 +38,8 @@ ROUTERS = [
     "camsvc.api.routes.status:router",
     "camsvc.api.routes.alerts:router",
     "camsvc.api.routes.audit:router",
+    "camsvc.api.routes.recording:router",
+    "camsvc.api.routes.cases:router",
     "camsvc.web.routes:router",
 ]
 

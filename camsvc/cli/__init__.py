@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "tokens": "camsvc.cli.tokens:tokens",
     "audit": "camsvc.cli.audit:audit",
     "secrets": "camsvc.cli.secrets:secrets",
+    "recording": "camsvc.cli.recording:recording",
+    "cases": "camsvc.cli.cases:cases",
+    "verify": "camsvc.cli.verify:verify",
 }
 
 
