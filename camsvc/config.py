@@ -290,9 +290,7 @@ class Settings(BaseSettings):
 
     @property
     def recording_dir(self) -> Path:
-        return (
-            self.recording.dir if str(self.recording.dir) not in ("", ".") else self.data_dir / "recordings"
-        )
+        return self.recording.dir or self.data_dir / "recordings"
 
     @property
     def cases_dir(self) -> Path:

@@ -13,7 +13,7 @@ import logging
 import secrets
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from camsvc.config import Settings
 from camsvc.logs import add_secrets, setup_logging
@@ -39,13 +39,10 @@ def is_loopback(host: str) -> bool:
 
 
 def has_active_admin(engine: Engine) -> bool:
-    from camsvc.auth.models import User
+    from camsvc.auth.bootstrap import has_admin
 
     with Session(engine) as s:
-        return (
-            s.exec(select(User.id).where(User.role == "admin", col(User.active).is_(True))).first()
-            is not None
-        )
+        return has_admin(s)
 
 
 def check_bind(settings: Settings, engine: Engine) -> None:
@@ -62,34 +59,24 @@ def check_bind(settings: Settings, engine: Engine) -> None:
 
 def ensure_demo_admin(engine: Engine) -> tuple[str, str] | None:
     """If no active admin exists: create one with a random password and return (username, password) to
-    print once. None when an admin already exists (their password is theirs)."""
+    print once. None when an admin already exists (their password is theirs). Made the same way as
+    ``camsvc users add`` (camsvc.auth.bootstrap), and audited."""
     from camsvc.auth import audit
+    from camsvc.auth.bootstrap import ensure_user, has_admin, new_password
     from camsvc.auth.models import User
-    from camsvc.auth.passwords import hash_password
     from camsvc.db import session_scope
     from camsvc.models import utcnow
 
-    if has_active_admin(engine):
-        return None
-    password = secrets.token_urlsafe(12)
     with session_scope(engine) as s:
+        if has_admin(s):
+            return None
         name = DEMO_ADMIN
         while s.exec(select(User.id).where(User.username == name)).first() is not None:
             name = f"{DEMO_ADMIN}-{secrets.token_hex(2)}"
-        now = utcnow()
-        s.add(
-            User(
-                username=name,
-                display_name="Demo admin",
-                role="admin",
-                password_hash=hash_password(password),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        s.flush()
+        password = new_password()
+        ensure_user(s, name, "admin", password=password, display_name="Demo admin")
         audit.append(
-            s, now, "cli:demo", "local", "user.create", f"user:{name}", {"role": "admin", "demo": True}
+            s, utcnow(), "cli:demo", "local", "user.create", f"user:{name}", {"role": "admin", "demo": True}
         )
     return name, password
 
