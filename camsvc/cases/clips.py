@@ -325,6 +325,7 @@ def fetch_device(
     secrets: Sequence[str] = (),
     budget_s: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    stop: Callable[[], bool] = lambda: False,
 ) -> tuple[Written | None, str | None]:
     """Read the device's playback of [start, end] into *out*. Returns (written, None) or (None, reason) when
     the device answers with nothing (404, no packets). Other errors raise ClipError (redacted)."""
@@ -355,6 +356,8 @@ def fetch_device(
                     if clock() > deadline:
                         log.info("device fetch stopped at its time budget (%.0f s)", budget)
                         break
+                    if stop():
+                        raise ClipError("the service stopped during the fetch")
                     if pkt.dts is None or pkt.pts is None:
                         continue
                     t = Fraction(pkt.pts) * tb
@@ -464,12 +467,17 @@ def materialise(
         if segs:
             outcome = _from_segments(settings, segs, start, end, tmp)
         else:
-            outcome = _from_device(engine, settings, clip_id, cam, start, end, tmp, user, password)
+            outcome = _from_device(engine, settings, clip_id, cam, start, end, tmp, user, password, stop)
         if outcome.status == "ready":
             os.replace(tmp, out)
             outcome.sha256, outcome.size = _sha256(out)
     except ClipError as exc:
-        outcome = ClipOutcome("failed", "recorded" if segs else "device", detail=str(exc))
+        if stop():  # the service is stopping: queued again at the next start (JobRunner.start)
+            outcome = ClipOutcome(
+                "pending", "recorded" if segs else "device", detail="interrupted: retried at start"
+            )
+        else:
+            outcome = ClipOutcome("failed", "recorded" if segs else "device", detail=str(exc))
     except Exception as exc:
         log.exception("clip %s failed", clip_id)
         outcome = ClipOutcome(
@@ -517,6 +525,7 @@ def _from_device(
     tmp: Path,
     user: str,
     password: str,
+    stop: Callable[[], bool] = lambda: False,
 ) -> ClipOutcome:
     stream = cam.recording_stream or "main"
     url = playback_url(cam, settings.recording.playback, start, end, stream)
@@ -530,7 +539,9 @@ def _from_device(
         )
     shown = redact_url(url)
     _set(engine, clip_id, status="fetching", source="device", detail=None)
-    w, reason = fetch_device(with_credentials(url, user, password), start, end, tmp, secrets=[password])
+    w, reason = fetch_device(
+        with_credentials(url, user, password), start, end, tmp, secrets=[password], stop=stop
+    )
     if w is None:
         return ClipOutcome("no_source", "device", detail=reason, playback_url=shown)
     holes = [{"start": iso(a), "end": iso(b)} for a, b in gaps([(w.actual_start, w.actual_end)], start, end)]
