@@ -479,12 +479,9 @@ def materialise(
         else:
             outcome = ClipOutcome("failed", "recorded" if segs else "device", detail=str(exc))
     except Exception as exc:
-        log.exception("clip %s failed", clip_id)
-        outcome = ClipOutcome(
-            "failed",
-            "recorded" if segs else "device",
-            detail=redact_text(f"{type(exc).__name__}: {exc}", [password]),
-        )
+        detail = redact_text(f"{type(exc).__name__}: {exc}", [password])
+        log.error("clip %s failed: %s", clip_id, detail)  # no traceback: its frames could hold the URL
+        outcome = ClipOutcome("failed", "recorded" if segs else "device", detail=detail)
     finally:
         tmp.unlink(missing_ok=True)
     return _finish(engine, clip_id, outcome, rel if outcome.status == "ready" else None)

@@ -177,3 +177,40 @@ def test_no_template_is_no_source(engine: Engine, settings: Settings) -> None:
         clip = s.get(CaseClip, cid)
         assert clip is not None and clip.source == "device" and "no playback template" in (clip.detail or "")
         assert "'Imou'" in (clip.detail or "")
+
+
+def test_a_range_still_being_recorded_waits_for_its_segments(
+    engine: Engine, settings: Settings, segment_files: list[Path]
+) -> None:
+    import threading
+
+    from tests.cases.conftest import index_segments
+    from tests.utils.waiting import wait_for
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    t0 = now - dt.timedelta(seconds=40)
+    with session_scope(engine) as s:
+        s.add(Camera(id="cam-live", name="live", kind="roadside", main_url="rtsp://127.0.0.1:9/x"))
+    cid = _case_clip(engine, "cam-live", now - dt.timedelta(seconds=12), now)
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(clips.materialise(engine, settings, cid)))
+    worker.start()
+
+    def detail() -> str:
+        with session_scope(engine) as s:
+            clip = s.get(CaseClip, cid)
+            return (clip.detail or "") if clip else ""
+
+    wait_for(lambda: "waiting for the recording" in detail(), 20, "the clip to wait", detail)
+    index_segments(engine, settings, segment_files, t0, "cam-live")  # the recorder closes its segments
+    worker.join(timeout=30)
+    assert result == ["ready"]
+    with session_scope(engine) as s:
+        clip = s.get(CaseClip, cid)
+        assert clip is not None and clip.source == "recorded" and clip.detail is None
+        assert json.loads(clip.gaps_json or "[]") == [
+            {
+                "start": clips.iso(t0 + dt.timedelta(seconds=30)),
+                "end": clips.iso(t0 + dt.timedelta(seconds=36)),
+            }
+        ]

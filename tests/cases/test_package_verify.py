@@ -314,3 +314,43 @@ def test_verify_throughput(tmp_path: Path, key: signing.SigningKey) -> None:
     rate = rep.bytes_hashed / took / 1e6
     print(f"verify: {rep.bytes_hashed / 1e6:.0f} MB in {took:.3f} s = {rate:.0f} MB/s")
     assert rate >= 200, f"{rate:.0f} MB/s"
+
+
+def test_readme_recipe_verifies_without_camsvc(tmp_path: Path, package: Path) -> None:
+    """The README's sha256sum list and Python snippet, run as written on the unzipped package."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    d = tmp_path / "unzipped"
+    with zipfile.ZipFile(package) as zf:
+        zf.extractall(d)
+        m = json.loads(zf.read("manifest.json"))
+    readme = (d / "README.txt").read_text()
+    snippet = re.search(r"python3 - <<'EOF'\n(.*?)\nEOF", readme, re.S)
+    assert snippet
+    res = subprocess.run(
+        [sys.executable, "-I", "-c", snippet.group(1)], cwd=d, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    assert "signature OK" in res.stdout and "BAD" not in res.stdout and res.stdout.count("OK  ") == 5
+    if shutil.which("sha256sum"):
+        out = subprocess.run(
+            ["sha256sum", *sorted(p.name for p in (d / "clips").iterdir())],
+            cwd=d / "clips",
+            capture_output=True,
+            text=True,
+        ).stdout
+        listed = {c["file"].removeprefix("clips/"): c["sha256"] for c in m["clips"] if c["file"]}
+        got = dict(reversed(line.split(maxsplit=1)) for line in out.splitlines())
+        assert got == listed
+    # the snippet flags a changed clip
+    clip = next((d / "clips").iterdir())
+    data = bytearray(clip.read_bytes())
+    data[10] ^= 1
+    clip.write_bytes(bytes(data))
+    res = subprocess.run(
+        [sys.executable, "-I", "-c", snippet.group(1)], cwd=d, capture_output=True, text=True
+    )
+    assert f"BAD  clips/{clip.name}" in res.stdout
