@@ -326,6 +326,7 @@ def fetch_device(
     budget_s: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     stop: Callable[[], bool] = lambda: False,
+    tail_s: float = DEVICE_TAIL_S,
 ) -> tuple[Written | None, str | None]:
     """Read the device's playback of [start, end] into *out*. Returns (written, None) or (None, reason) when
     the device answers with nothing (404, no packets). Other errors raise ClipError (redacted)."""
@@ -369,7 +370,7 @@ def fetch_device(
                     dur = pkt.duration * tb if pkt.duration else None
                     mux.write(pkt, rel, Fraction(pkt.dts) * tb - origin, dur)
                     last_end = rel + (dur or 0)
-                    if rel >= span + Fraction(int(DEVICE_TAIL_S)):
+                    if rel >= span + Fraction(tail_s):
                         break
             except av.error.FFmpegError as exc:  # the device dropped the stream: keep what came
                 if origin is None:
@@ -498,6 +499,12 @@ def _from_segments(
     holes = [{"start": iso(a), "end": iso(b)} for a, b in gaps([(f.start, f.end) for f in files], start, end)]
     if not files:
         raise ClipError("the recorded segments for this range are missing on disk")
+    for f in files:  # the chain of custody: each source is the file the recorder closed and hashed
+        digest, size = _sha256(f.path)
+        if f.sha256 and (digest != f.sha256 or size != f.size):
+            raise ClipError(
+                f"segment {f.rel} changed on disk since it was recorded (sha256 {digest}, indexed {f.sha256})"
+            )
     w = remux_recorded(files, start, end, tmp)
     return ClipOutcome(
         "ready",

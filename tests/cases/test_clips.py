@@ -214,3 +214,18 @@ def test_a_range_still_being_recorded_waits_for_its_segments(
                 "end": clips.iso(t0 + dt.timedelta(seconds=36)),
             }
         ]
+
+
+def test_a_changed_segment_fails_the_clip(engine: Engine, settings: Settings, recorded: Recorded) -> None:
+    seg = recorded.segments[1]
+    f = settings.recording_dir / seg.path
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+    t0 = recorded.t0
+    cid = _case_clip(engine, recorded.camera_id, t0 + dt.timedelta(seconds=5), t0 + dt.timedelta(seconds=15))
+    assert clips.materialise(engine, settings, cid) == "failed"
+    with session_scope(engine) as s:
+        clip = s.get(CaseClip, cid)
+        assert clip is not None and clip.path is None
+        assert f"segment {seg.path} changed on disk" in (clip.detail or "")

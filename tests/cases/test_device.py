@@ -61,3 +61,40 @@ def test_device_404_for_a_range_it_does_not_hold(engine: Engine, settings: Setti
             stored = (clip.segments_json or "") + (clip.detail or "")
             assert password not in stored and "@" not in stored  # the URL kept has no credentials
             assert "starttime=" in (clip.segments_json or "")
+
+
+def test_fetch_reads_a_live_rtsp_stream_with_credentials(sim: Any, tmp_path: Any) -> None:
+    """The fetch path itself (credentials in the URL handed to PyAV only, stream copy, stop after the range)
+    against a camera's live stream, standing in for a playback that never ends."""
+    import av
+
+    from camsvc.redact import with_credentials
+
+    f = sim.camera("cam-001")
+    start = dt.datetime.now(dt.UTC)
+    out = tmp_path / "live.mp4"
+    w, reason = clips.fetch_device(
+        with_credentials(f.main_url, f.username, f.password),
+        start,
+        start + dt.timedelta(seconds=3),
+        out,
+        secrets=[f.password],
+        budget_s=20,
+        tail_s=0,
+    )
+    assert reason is None and w is not None, reason
+    assert w.actual_start == start and w.actual_end >= start + dt.timedelta(seconds=3)
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        pk = [p for p in c.demux(v) if p.dts is not None]
+        assert pk[0].is_keyframe and pk[0].pts == 0
+        assert float(pk[-1].pts * v.time_base) >= 3.0
+    with av.open(str(out)) as c:
+        assert next(c.decode(video=0)).width > 0
+    bad = f.main_url.replace("://", "://nobody:wrong@")
+    try:
+        clips.fetch_device(bad, start, start + dt.timedelta(seconds=2), tmp_path / "x.mp4", secrets=["wrong"])
+    except clips.ClipError as exc:
+        assert "wrong" not in str(exc)
+    else:
+        raise AssertionError("wrong credentials should fail")
