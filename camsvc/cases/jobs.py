@@ -106,8 +106,10 @@ def run_export(
                         CaseClip.case_id == case_id, col(CaseClip.status).in_(UNFINISHED)
                     )
                 ).all()
-            if not waiting or stop():
+            if not waiting:
                 break
+            if stop():
+                raise RuntimeError("interrupted")
             if time.monotonic() > limit:
                 raise RuntimeError(f"{len(waiting)} clip(s) still not materialised")
             _update(engine, job_id, step=f"waiting for {len(waiting)} clip(s)")
