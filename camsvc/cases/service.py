@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from camsvc.cases.models import Case, CaseClip, ExportJob
@@ -98,7 +99,11 @@ def create_case(s: Session, *, number: str, title: str, reason: str, user: str) 
         raise CaseConflict(f"number: a case {number!r} exists already")
     case = Case(number=number, title=(title or "").strip(), reason=(reason or "").strip(), created_by=user)
     s.add(case)
-    s.flush()
+    try:
+        s.flush()
+    except IntegrityError:  # two callers racing for the same number: the loser gets 409, not 500
+        s.rollback()
+        raise CaseConflict(f"number: a case {number!r} exists already") from None
     return case
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -189,3 +190,20 @@ def release(case_id: int) -> None:
         case = service.release_hold(s, service.get_case(s, case_id), actor())
         _log(s, "case.release", f"case:{case_id}", {"number": case.number})
         click.echo(f"case {case.number}: hold released")
+
+
+@cases.command("key")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the public key (PEM) to this file")
+def key(out: str | None) -> None:
+    """The service's public signing key and its fingerprint (give them to whoever verifies packages)."""
+    config = common.settings()
+    from camsvc import crypto
+
+    crypto.ensure_keyring(config.data_dir)
+    k = signing.load_or_create(config.signing_key_path)
+    if out:
+        Path(out).write_text(k.public_pem, encoding="ascii")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(k.public_pem, nl=False)
+    click.echo(f"fingerprint: {signing.grouped(k.fingerprint)}")

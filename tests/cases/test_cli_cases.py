@@ -44,6 +44,10 @@ def test_cases_cli_end_to_end(settings: Settings, engine: Engine, recorded: Reco
         assert any(n.startswith("clips/") for n in zf.namelist())
     code, out = run(settings, "verify", str(pkg))  # the local service key is found in the data dir
     assert code == 0 and "service key" in out, out
+    code, out = run(settings, "cases", "key", "--out", str(tmp_path / "key.pem"))
+    assert code == 0 and "fingerprint:" in out, out
+    code, out = run(settings, "verify", str(pkg), "--key", str(tmp_path / "key.pem"))
+    assert code == 0 and "key file" in out, out
     code, out = run(settings, "cases", "release", "1")
     assert code != 0 and "close it before" in out
     assert run(settings, "cases", "close", "1")[0] == 0
