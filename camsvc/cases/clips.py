@@ -147,9 +147,29 @@ def playback_url(
     port = parts.port or (554 if scheme.startswith("rtsp") else 80)
     fmt = tpl.get("time_format", "%Y%m%dT%H%M%SZ")
     clock = tpl.get("clock", "utc")
-    return tpl["template"].format(
+    try:
+        return _fill(tpl["template"], scheme, parts.hostname or "", port, stream, start, end, fmt, clock)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ClipError(
+            f"the playback template for vendor {camera.vendor!r} is invalid ({type(exc).__name__}: {exc}); "
+            "placeholders: {scheme} {host} {port} {channel} {track} {subtype} {start} {end}"
+        ) from None
+
+
+def _fill(
+    template: str,
+    scheme: str,
+    host: str,
+    port: int,
+    stream: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    fmt: str,
+    clock: str,
+) -> str:
+    return template.format(
         scheme=scheme,
-        host=parts.hostname or "",
+        host=host,
         port=port,
         channel=1,
         track=101 if stream == "main" else 102,

@@ -66,6 +66,17 @@ def test_playback_urls() -> None:
     )
     assert clips.playback_url(_cam("Imou"), DEFAULT_PLAYBACK, start, end) is None
     assert clips.playback_url(_cam(""), DEFAULT_PLAYBACK, start, end) is None
+    custom = {
+        "acme": {
+            "template": "rtsp://{host}:{port}/replay?from={start}&to={end}",
+            "time_format": "%Y%m%d%H%M%S",
+        }
+    }
+    assert clips.playback_url(_cam("ACME"), custom, start, end) == (
+        "rtsp://10.0.0.5:8554/replay?from=20261201141000&to=20261201144000"
+    )
+    with pytest.raises(clips.ClipError, match="placeholders"):
+        clips.playback_url(_cam("acme"), {"acme": {"template": "rtsp://{host}/{nope}"}}, start, end)
 
 
 def _packets(path: Path) -> list[tuple[Fraction, bool]]:
