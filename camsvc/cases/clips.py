@@ -174,9 +174,15 @@ def _fill(
         channel=1,
         track=101 if stream == "main" else 102,
         subtype=0 if stream == "main" else 1,
-        start=_fmt_time(start, fmt, clock),
-        end=_fmt_time(end, fmt, clock),
+        start=_fmt_time(start.replace(microsecond=0), fmt, clock),  # whole seconds: the start floored,
+        end=_fmt_time(
+            _ceil_s(end), fmt, clock
+        ),  # the end rounded up, so the range asked covers the one wanted
     )
+
+
+def _ceil_s(t: dt.datetime) -> dt.datetime:
+    return t if t.microsecond == 0 else t.replace(microsecond=0) + dt.timedelta(seconds=1)
 
 
 # ---------------------------------------------------------------------------------------------- I/O: remux

@@ -75,6 +75,8 @@ def test_playback_urls() -> None:
     assert clips.playback_url(_cam("ACME"), custom, start, end) == (
         "rtsp://10.0.0.5:8554/replay?from=20261201141000&to=20261201144000"
     )
+    odd = clips.playback_url(_cam("hikvision"), DEFAULT_PLAYBACK, s(0.4), s(9.2))
+    assert odd and "starttime=20261201T141000Z&endtime=20261201T141010Z" in odd  # floor / ceil to seconds
     with pytest.raises(clips.ClipError, match="placeholders"):
         clips.playback_url(_cam("acme"), {"acme": {"template": "rtsp://{host}/{nope}"}}, start, end)
 
