@@ -69,10 +69,16 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
             runtime = Runtime(settings, engine, metrics)
             app.state.runtime = runtime
             runtime.start()
+        from camsvc.cases.jobs import runner_for
+
+        # case clip and export jobs run in the process that took the request; started here so that a job
+        # left running by a previous process is marked interrupted at once
+        case_jobs = runner_for(app.state)
         log.info("camsvc %s serving on %s", __version__, settings.base_url)
         try:
             yield
         finally:
+            case_jobs.stop(wait=False)
             if runtime is not None:
                 runtime.stop()
             engine.dispose()

@@ -49,6 +49,11 @@ STATE_KEY = "audit_details"
 # "METHOD /path/template" -> action name (stable: filters, reports and alerts on the audit log use them)
 ACTIONS: dict[str, str] = {
     "POST /api/cameras": "camera.create",
+    "POST /api/cases": "case.create",
+    "POST /api/cases/{case_id}/clips": "case.clips",
+    "POST /api/cases/{case_id}/export": "case.export",
+    "POST /api/cases/{case_id}/close": "case.close",
+    "POST /api/cases/{case_id}/release": "case.release",
     "POST /api/cameras/import": "camera.import",
     "PATCH /api/cameras/{camera_id}": "camera.update",
     "PUT /api/cameras/{camera_id}": "camera.update",
