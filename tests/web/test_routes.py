@@ -69,9 +69,12 @@ def test_page_headers_and_every_asset_is_local(client: Any) -> None:
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "https://tile.openstreetmap.org" in csp
     assert r.headers["cache-control"] == "no-cache"
-    urls = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    # what the page loads (scripts, styles, images, icons), apart from links the user may follow
+    urls = re.findall(r'<(?!a\b)[a-z]+\b[^>]*?\b(?:src|href)="([^"]+)"', r.text)
     assets = [u for u in urls if not u.startswith("#")]
     assert assets and all(u.startswith("/static/") for u in assets), assets  # no CDN
+    links = re.findall(r'<a\b[^>]*?\bhref="([^"]+)"', r.text)
+    assert all(u.startswith(("/", "#")) and not u.startswith("//") for u in links), links  # this service
     for u in assets:
         a = client.get(u)
         assert a.status_code == 200, u
