@@ -214,7 +214,7 @@
     map = leafletMap;
     getCams = opts.cameras;
     panel = document.getElementById("clip-panel");
-    const ctl = L.control({ position: "topright" });
+    const ctl = L.control({ position: "topleft" }); // under the zoom buttons: clear of the map notes
     ctl.onAdd = function () {
       const btn = CS.h("button", { type: "button", id: "clip-start", class: "map-btn", "data-i18n": "clip.create", text: CS.t("clip.create") });
       btn.addEventListener("click", () => (active ? P.stop() : P.start()));

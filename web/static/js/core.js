@@ -176,7 +176,7 @@
       x /= 1000;
       i++;
     }
-    return (i === 0 ? String(Math.round(x)) : x.toFixed(x < 10 ? 1 : 0)) + " " + units[i];
+    return (i === 0 ? String(Math.round(x)) : CS.fmtNum(x, x < 10 ? 1 : 0)) + " " + units[i];
   };
   /** A number with the page language's separators ("1.234,5" in Vietnamese). */
   CS.fmtNum = function (n, digits) {

@@ -99,7 +99,7 @@
       const hh = CS.fmtTime(new Date(t), { timeOnly: true });
       if (Number(hh.slice(0, 2)) % TICK_H !== 0) continue;
       const pct = ((t - t0) / (t1 - t0)) * 100;
-      if (pct < 4 || pct > 96) continue; // the ends are labelled apart
+      if (pct < 3 || pct > 97) continue; // the ends are labelled on their own line below
       ticks.appendChild(h("span", { class: "tl-tick", style: "left:" + pct.toFixed(2) + "%", text: hh }));
     }
     const ends = h(
@@ -224,13 +224,16 @@
     btn.hidden = false;
     if (tab) tab.hidden = false;
     btn.classList.toggle("warn", low || failing);
-    const txt = CS.t("storage.line", { free: CS.fmtBytes(s.free_bytes), floor: CS.fmtBytes(s.floor_bytes) });
+    // short when all is well (the floor is in the tooltip and the Storage tab), explicit when it is not
+    const vars = { free: CS.fmtBytes(s.free_bytes), floor: CS.fmtBytes(s.floor_bytes) };
+    const txt = low ? CS.t("storage.line_low", vars) : CS.t("storage.line", vars);
     btn.replaceChildren(
       CS.icon(low || failing ? "degraded" : "up"),
       h("span", { class: "st-txt", text: txt })
     );
-    btn.title = (low ? CS.t("storage.below_floor") + ". " : "") + (failing ? CS.t("storage.write_errors", { n: s.write_errors }) + ". " : "") + CS.t("storage.open");
-    btn.setAttribute("aria-label", btn.title.replace(CS.t("storage.open"), "") + txt);
+    const why = (low ? CS.t("storage.below_floor") + ". " : "") + (failing ? CS.t("storage.write_errors", { n: s.write_errors }) + ". " : "");
+    btn.title = why + CS.t("storage.floor", vars) + ". " + CS.t("storage.open");
+    btn.setAttribute("aria-label", txt + ". " + btn.title);
     const panel = document.getElementById("panel-storage");
     if (panel) fillPanel(panel, s);
   };
