@@ -35,7 +35,7 @@
       return box;
     }
     box.appendChild(h("p", { class: "small", text: CS.t("key.explain") }));
-    box.appendChild(h("code", { class: "fingerprint", id: "key-fingerprint", text: CS.fmtFingerprint(key.fingerprint) }));
+    box.appendChild(h("code", { class: "fingerprint", text: CS.fmtFingerprint(key.fingerprint) }));
     if (key.public_key_pem) {
       const a = h("a", { class: "small", download: "camsvc-evidence-public-key.pem", text: CS.t("key.download") });
       a.href = URL.createObjectURL(new Blob([String(key.public_key_pem)], { type: "application/x-pem-file" }));
