@@ -185,6 +185,12 @@ def test_case_clip_from_the_map(
         assert metres((there.latitude, there.longitude), (circle["lat"], circle["lon"])) <= 150 + 1
     page.locator("#clip-panel button", has_text="Cancel").click()
     assert page.evaluate("camsvc.clipCircle()") is None
+    # the case page shows what was typed as text, never as markup
+    page.goto(f"{cd.url}/cases?lang=en&case={case_id}")
+    page.wait_for_selector('body[data-ready="1"]', state="attached")
+    page.locator("#case-title").wait_for(state="visible", timeout=15000)
+    assert title in page.locator("#case-title").inner_text()
+    assert page.locator("#case b, #case-rows b").count() == 0
 
 
 def test_add_this_camera_to_a_case(cd: CaseDash, page_factory: Any, tmp_path: Path) -> None:

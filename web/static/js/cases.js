@@ -48,7 +48,7 @@
         { type: "button", class: "case-row" + (String(c.id) === currentId ? " sel" : ""), role: "listitem", "data-case": String(c.id), "aria-current": String(c.id) === currentId ? "true" : null },
         h("span", { class: "cr-l1" }, h("strong", { class: "cr-number", text: c.number }), statusPill(c), c.held ? h("span", { class: "pill pill-held", text: CS.t("case.held") }) : null),
         h("span", { class: "cr-title", text: c.title || "" }),
-        h("span", { class: "cr-meta muted small", text: CS.t("case.row_meta", { n: c.clips != null ? c.clips : 0, who: c.created_by || "", time: CS.fmtTime(c.created_at, { short: true }) }) })
+        h("span", { class: "cr-meta muted small", text: CS.t("case.row_meta", { n: Array.isArray(c.clips) ? c.clips.length : c.clips || 0, who: c.created_by || "", time: CS.fmtTime(c.created_at, { short: true }) }) })
       );
       btn.addEventListener("click", () => select(String(c.id)));
       box.appendChild(btn);

@@ -220,7 +220,7 @@
     const tab = document.querySelector('[data-tab="storage"]');
     if (!btn || !s) return;
     const low = s.floor_ok === false;
-    const failing = (s.write_errors || 0) > 0;
+    const failing = writeErrors(s) > 0;
     btn.hidden = false;
     if (tab) tab.hidden = false;
     btn.classList.toggle("warn", low || failing);
@@ -231,12 +231,17 @@
       CS.icon(low || failing ? "degraded" : "up"),
       h("span", { class: "st-txt", text: txt })
     );
-    const why = (low ? CS.t("storage.below_floor") + ". " : "") + (failing ? CS.t("storage.write_errors", { n: s.write_errors }) + ". " : "");
+    const why = (low ? CS.t("storage.below_floor") + ". " : "") + (failing ? CS.t("storage.write_errors", { n: writeErrors(s) }) + ". " : "");
     btn.title = why + CS.t("storage.floor", vars) + ". " + CS.t("storage.open");
     btn.setAttribute("aria-label", txt + ". " + btn.title);
     const panel = document.getElementById("panel-storage");
     if (panel) fillPanel(panel, s);
   };
+
+  /** write_errors as a count (the contract names the field, not its type: a list counts its items). */
+  function writeErrors(s) {
+    return Array.isArray(s.write_errors) ? s.write_errors.length : Number(s.write_errors) || 0;
+  }
 
   function fillPanel(panel, s) {
     const low = s.floor_ok === false;
@@ -254,7 +259,7 @@
       ),
       h("p", { class: "small" }, CS.t("storage.floor", { floor: CS.fmtBytes(s.floor_bytes) }) + " · " + CS.t("storage.used", { used: CS.fmtBytes(s.used_bytes) })),
       low ? h("p", { class: "small error", role: "alert", text: CS.t("storage.below_floor") }) : null,
-      (s.write_errors || 0) > 0 ? h("p", { class: "small error", text: CS.t("storage.write_errors", { n: s.write_errors }) }) : null,
+      writeErrors(s) > 0 ? h("p", { class: "small error", text: CS.t("storage.write_errors", { n: writeErrors(s) }) }) : null,
       s.dir ? h("p", { class: "small muted" }, h("code", { text: s.dir })) : null
     );
     const cams = (s.cameras || []).slice().sort((a, b) => (b.bytes || 0) - (a.bytes || 0));
