@@ -299,6 +299,10 @@ ISSUE10_KEYS = (
         "clips.gaps",
         "clips.file",
         "storage.line_low",
+        "clip.radius",
+        "clip.start",
+        "clip.end",
+        "clip.case",
     }
 )
 

@@ -19,8 +19,9 @@
     return list.filter((c) => c.status === "open").sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
   };
 
-  function field(id, label, input, hint) {
-    return h("div", { class: "cf-field" }, h("label", { for: id, text: label }), input, hint ? h("p", { class: "muted small cf-hint", text: hint }) : null);
+  /** A labelled input; the label carries its key, so a language switch re-words an open form. */
+  function field(id, key, input) {
+    return h("div", { class: "cf-field" }, h("label", { for: id, "data-i18n": key, text: CS.t(key) }), input);
   }
 
   /**
@@ -32,7 +33,7 @@
     const n = ++formSeq;
     const id = (s) => "cf" + n + "-" + s;
     const form = h("form", { class: "clipform", novalidate: true, "data-form": opts.near !== undefined ? "near" : "cameras" });
-    form.appendChild(h("h3", { class: "cf-title", text: opts.title || CS.t("clip.title") }));
+    form.appendChild(h("h3", { class: "cf-title", "data-i18n": "clip.title", text: CS.t("clip.title") }));
 
     // --- where
     let point = opts.near || null;
@@ -57,7 +58,7 @@
       form.appendChild(h("p", { class: "cf-where small", text: CS.t("clip.for_cameras", { names: opts.cameraLabel || opts.cameraIds.join(", ") }) }));
     } else {
       form.appendChild(where);
-      form.appendChild(field(id("radius"), CS.t("clip.radius"), radius));
+      form.appendChild(field(id("radius"), "clip.radius", radius));
       form.appendChild(near);
       radius.addEventListener("input", () => {
         const r = Number(radius.value);
@@ -72,8 +73,8 @@
     const start = h("input", { id: id("start"), name: "start", type: "datetime-local", step: 60, value: CS.dateToZoned(start0), required: true });
     const end = h("input", { id: id("end"), name: "end", type: "datetime-local", step: 60, value: CS.dateToZoned(end0), required: true });
     const tzHint = CS.t("clip.tz_hint", { tz: CS.cfg.timezone });
-    form.appendChild(h("div", { class: "cf-row" }, field(id("start"), CS.t("clip.start"), start), field(id("end"), CS.t("clip.end"), end)));
-    form.appendChild(h("p", { class: "muted small cf-hint", text: tzHint }));
+    form.appendChild(h("div", { class: "cf-row" }, field(id("start"), "clip.start", start), field(id("end"), "clip.end", end)));
+    form.appendChild(h("p", { class: "muted small cf-hint", text: tzHint })); // the zone's name: no words to switch
 
     // --- which case
     const sel = h("select", { id: id("case"), name: "case", required: true }, h("option", { value: "", text: CS.t("clip.cases_loading") }));
@@ -83,12 +84,12 @@
     const newBox = h(
       "fieldset",
       { class: "cf-new", hidden: true },
-      h("legend", { text: CS.t("case.new") }),
-      field(id("number"), CS.t("case.number"), number),
-      field(id("ctitle"), CS.t("case.title_label"), title),
-      field(id("reason"), CS.t("case.reason"), reason)
+      h("legend", { "data-i18n": "case.new", text: CS.t("case.new") }),
+      field(id("number"), "case.number", number),
+      field(id("ctitle"), "case.title_label", title),
+      field(id("reason"), "case.reason", reason)
     );
-    form.appendChild(field(id("case"), CS.t("clip.case"), sel));
+    form.appendChild(field(id("case"), "clip.case", sel));
     form.appendChild(newBox);
     let cases = [];
     const fillCases = async (selectId) => {
@@ -110,8 +111,8 @@
     });
 
     // --- go
-    const submit = h("button", { type: "submit", class: "btn btn-primary", text: CS.t("clip.submit") });
-    const cancel = opts.onCancel ? h("button", { type: "button", class: "btn btn-quiet", text: CS.t("clip.cancel") }) : null;
+    const submit = h("button", { type: "submit", class: "btn btn-primary", "data-i18n": "clip.submit", text: CS.t("clip.submit") });
+    const cancel = opts.onCancel ? h("button", { type: "button", class: "btn btn-quiet", "data-i18n": "clip.cancel", text: CS.t("clip.cancel") }) : null;
     if (cancel) cancel.addEventListener("click", () => opts.onCancel());
     const msg = h("p", { class: "cf-msg small", role: "status", "aria-live": "polite" });
     form.appendChild(h("div", { class: "d-actions" }, submit, cancel));

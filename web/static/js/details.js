@@ -195,16 +195,15 @@
   let clipBox = null;
   function caseBox(c) {
     if (clipBox && clipBox.dataset.camera === c.id) return clipBox;
-    const sec = h("section", { class: "d-sec case-box", id: "d-case" }, h("h3", { text: CS.t("clip.camera_title") }));
+    const sec = h("section", { class: "d-sec case-box", id: "d-case" }, h("h3", { "data-i18n": "clip.camera_title", text: CS.t("clip.camera_title") }));
     sec.dataset.camera = c.id;
-    const open = h("button", { type: "button", class: "btn", id: "d-add-case", text: CS.t("clip.add_camera") });
+    const open = h("button", { type: "button", class: "btn", id: "d-add-case", "data-i18n": "clip.add_camera", text: CS.t("clip.add_camera") });
     const slot = h("div", { class: "case-slot" });
     open.addEventListener("click", () => {
       open.hidden = true;
       const f = CS.clipForm.build({
         cameraIds: [c.id],
         cameraLabel: c.name + " (" + c.id + ")",
-        title: " ",
         onCancel: () => {
           slot.replaceChildren();
           open.hidden = false;
