@@ -185,6 +185,14 @@ def test_case_clip_from_the_map(
         assert metres((there.latitude, there.longitude), (circle["lat"], circle["lon"])) <= 150 + 1
     page.locator("#clip-panel button", has_text="Cancel").click()
     assert page.evaluate("camsvc.clipCircle()") is None
+    # without a pointer: the point under the map's centre
+    page.locator("#clip-start").click()
+    page.locator("#clip-panel .cf-centre").click()
+    centre = page.evaluate("(() => { const c = camsvc.map().getCenter(); return [c.lat, c.lng]; })()")
+    circle = wait_js(page, "camsvc.clipCircle()")
+    assert metres((circle["lat"], circle["lon"]), (centre[0], centre[1])) < 1
+    page.keyboard.press("Escape")
+    wait_js(page, "!document.body.classList.contains('picking') && camsvc.clipCircle() === null")
     # the case page shows what was typed as text, never as markup
     page.goto(f"{cd.url}/cases?lang=en&case={case_id}")
     page.wait_for_selector('body[data-ready="1"]', state="attached")

@@ -58,6 +58,12 @@
       form.appendChild(h("p", { class: "cf-where small", text: CS.t("clip.for_cameras", { names: opts.cameraLabel || opts.cameraIds.join(", ") }) }));
     } else {
       form.appendChild(where);
+      if (opts.useCentre) {
+        // for the keyboard, and for a thumb that cannot hit the spot: the point under the map's centre
+        const centreBtn = h("button", { type: "button", class: "btn btn-quiet cf-centre", "data-i18n": "clip.use_centre", text: CS.t("clip.use_centre") });
+        centreBtn.addEventListener("click", () => opts.useCentre());
+        form.appendChild(centreBtn);
+      }
       form.appendChild(field(id("radius"), "clip.radius", radius));
       form.appendChild(near);
       radius.addEventListener("input", () => {
@@ -245,6 +251,10 @@
       countNear: P.near,
       onRadius: (r) => circle && circle.setRadius(r),
       onCancel: () => P.stop(),
+      useCentre: () => {
+        const c = map.getCenter();
+        P.setPoint(c.lat, c.lng);
+      },
     });
     panel.replaceChildren(form.el);
     panel.hidden = false;
