@@ -28,7 +28,7 @@ from camsvc import __version__
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.auth import audit_http, views
 from camsvc.auth.http import optional_subject
-from camsvc.auth.roles import actions_for
+from camsvc.auth.roles import ROLES, actions_for
 from camsvc.enums import CameraKind
 from camsvc.models import CameraStatus, Thumbnail
 from camsvc.web.changes import changes_since
@@ -146,6 +146,20 @@ def page_config(
     }
 
 
+def user_config(subject: Any) -> dict[str, Any]:
+    """Who is signed in, for the scripts: role, name and the actions the role allows (the server still
+    checks each call; this only hides what would be refused)."""
+    roles = [r.value for r in ROLES]  # lowest first: the scripts compare ranks ("technician or above")
+    if subject is None:
+        return {"actions": [], "role": None, "user": None, "roles": roles}
+    return {
+        "roles": roles,
+        "actions": [a.value for a in actions_for(subject.role)],
+        "role": subject.role.value,
+        "user": subject.username,
+    }
+
+
 def build_router(web_dir: Path | None) -> APIRouter:
     """The dashboard's routes. Without ``web/`` the API still runs and ``/`` says what is missing (503)."""
     r = APIRouter(tags=["dashboard"])
@@ -177,6 +191,31 @@ def build_router(web_dir: Path | None) -> APIRouter:
             raise KeyError(f"no static file web/static/{path}")
         return f"{WEB_STATIC_URL}/{path}?v={v}"
 
+    def render(request: Request, settings: Any, template: str, config: dict[str, Any]) -> HTMLResponse:
+        chosen = config["lang"]
+        tr = translations[chosen]
+        subject = getattr(request.state, "subject", None)
+        config.update(user_config(subject))
+        response = templates.TemplateResponse(
+            request,
+            template,
+            {
+                "lang": chosen,
+                "t": lambda key: tr.get(key, key),
+                "asset": asset,
+                "leaflet_url": LEAFLET_URL,
+                "cluster_url": CLUSTER_URL,
+                "config": config,
+                "states": ["down", "degraded", "unknown", "maintenance", "up"],
+                "user": subject,
+                "csrf_token": csrf_token(request),
+            },
+        )
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Content-Security-Policy"] = content_security_policy(settings.tile_url)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     @r.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(
         request: Request,
@@ -189,7 +228,6 @@ def build_router(web_dir: Path | None) -> APIRouter:
     ) -> HTMLResponse:
         """The map and status dashboard (Vietnamese by default; ``?lang=en``; ``?camera=<id>`` opens one)."""
         chosen = pick_language(lang, settings.default_language)
-        tr = translations[chosen]
         config = page_config(
             settings,
             translations,
@@ -198,27 +236,23 @@ def build_router(web_dir: Path | None) -> APIRouter:
             refresh or DEFAULT_REFRESH_S,
             lang_from_url=lang is not None,
         )
-        subject = getattr(request.state, "subject", None)
-        config["actions"] = [a.value for a in actions_for(subject.role)] if subject else []
-        response = templates.TemplateResponse(
-            request,
-            "index.html",
-            {
-                "lang": chosen,
-                "t": lambda key: tr.get(key, key),
-                "asset": asset,
-                "leaflet_url": LEAFLET_URL,
-                "cluster_url": CLUSTER_URL,
-                "config": config,
-                "states": ["down", "degraded", "unknown", "maintenance", "up"],
-                "user": getattr(request.state, "subject", None),
-                "csrf_token": csrf_token(request),
-            },
+        return render(request, settings, "index.html", config)
+
+    @r.get("/cases", response_class=HTMLResponse, include_in_schema=False)
+    def cases_page(
+        request: Request,
+        settings: SettingsDep,
+        lang: Annotated[str | None, Query(max_length=5, description="vi or en")] = None,
+        case: Annotated[int | None, Query(ge=1, description="Open this case")] = None,
+    ) -> HTMLResponse:
+        """Cases, their clips and evidence packages (issue 10). The page is for every signed-in user (the
+        same rule as ``/``); the cases API refuses the roles below officer and the page says so."""
+        chosen = pick_language(lang, settings.default_language)
+        config = page_config(
+            settings, translations, chosen, None, DEFAULT_REFRESH_S, lang_from_url=lang is not None
         )
-        response.headers["Cache-Control"] = "no-cache"
-        response.headers["Content-Security-Policy"] = content_security_policy(settings.tile_url)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+        config["case"] = case
+        return render(request, settings, "cases.html", config)
 
     return r
 

@@ -23,7 +23,7 @@ from camsvc.web.routes import (
     pick_language,
     tile_source,
 )
-from tests.utils.auth import signed_in_client
+from tests.utils.auth import headers, signed_in_client
 
 CSV = """id,name,kind,hamlet,address,latitude,longitude,main_url,username,password,enabled
 cam-001,Ngã tư chợ <b>Bích</b>,roadside,Bắc Chiến Thắng,QL1A,19.051,105.631,rtsp://127.0.0.1:20001/main,admin,Pa55-Secret-Word,true
@@ -69,9 +69,12 @@ def test_page_headers_and_every_asset_is_local(client: Any) -> None:
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "https://tile.openstreetmap.org" in csp
     assert r.headers["cache-control"] == "no-cache"
-    urls = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    # what the page loads (scripts, styles, images, icons), apart from links the user may follow
+    urls = re.findall(r'<(?!a\b)[a-z]+\b[^>]*?\b(?:src|href)="([^"]+)"', r.text)
     assets = [u for u in urls if not u.startswith("#")]
     assert assets and all(u.startswith("/static/") for u in assets), assets  # no CDN
+    links = re.findall(r'<a\b[^>]*?\bhref="([^"]+)"', r.text)
+    assert all(u.startswith(("/", "#")) and not u.startswith("//") for u in links), links  # this service
     for u in assets:
         a = client.get(u)
         assert a.status_code == 200, u
@@ -262,6 +265,104 @@ def test_no_secret_reaches_the_dashboard(client: Any, engine: Any) -> None:
             assert secret not in text
 
 
+# Keys the issue-10 scripts build from API values or pass through helpers (row("rec.mode", ...)), which the
+# CS.t("...") scan above cannot see.
+ISSUE10_KEYS = (
+    {f"rec.mode.{m}" for m in ("continuous", "off")}
+    | {f"rec.stream.{s}" for s in ("main", "sub")}
+    | {f"role.{r}" for r in ("viewer", "technician", "officer", "admin")}
+    | {f"case.status.{s}" for s in ("open", "closed")}
+    | {f"clip.status.{s}" for s in ("pending", "fetching", "ready", "no_source", "failed")}
+    | {f"clip.source.{s}" for s in ("recorded", "device")}
+    | {f"export.status.{s}" for s in ("queued", "running", "done", "failed")}
+    | {
+        "rec.mode",
+        "rec.recorder",
+        "rec.last_segment",
+        "rec.restarts",
+        "rec.last_error",
+        "rec.mb_per_hour",
+        "rec.days_kept",
+        "rec.bytes",
+        "about.version",
+        "about.timezone",
+        "about.user",
+        "case.reason",
+        "case.created",
+        "case.closed",
+        "case.close_confirm",
+        "case.release_confirm",
+        "clips.camera",
+        "clips.range",
+        "clips.source",
+        "clips.status",
+        "clips.gaps",
+        "clips.file",
+        "storage.line_low",
+        "clip.radius",
+        "clip.start",
+        "clip.end",
+        "clip.case",
+    }
+)
+
+
+def test_issue10_values_have_words() -> None:
+    """Every status, source, mode and role the issue-10 API and roles can answer with has words in both
+    languages (the scripts fall back to the raw code, which would be English in a Vietnamese page)."""
+    from camsvc.auth.roles import ROLES
+    from camsvc.enums import ClipSource, RecordingMode
+
+    assert WEB_DIR is not None
+    vi = load_translations(WEB_DIR)["vi"]
+    want = {f"rec.mode.{m.value}" for m in RecordingMode} | {f"clip.source.{s.value}" for s in ClipSource}
+    want |= {f"role.{r.value}" for r in ROLES}
+    assert not sorted(want - set(vi)), sorted(want - set(vi))
+    # statuses written in camsvc/cases/models.py's comments: pending | fetching | ready | no_source | failed
+    # and queued | running | done | failed
+    assert {k for k in ISSUE10_KEYS if k.startswith(("clip.status.", "export.status."))} <= set(vi)
+
+
+def test_page_config_carries_what_the_scripts_need(settings: Any) -> None:
+    """The role decides what the page offers (storage line: technician and above; case clips: officers
+    and admins); the scripts read cfg.role, cfg.roles (lowest first), cfg.actions and cfg.user."""
+    from camsvc.app import create_app
+    from camsvc.auth.roles import ROLES, Action, actions_for
+
+    with signed_in_client(create_app(settings, start_runtime=False), "viewer") as c:
+        engine = c.app.state.engine
+        for role in ("viewer", "technician", "officer", "admin"):
+            c.headers.update(headers(engine, role))
+            html = c.get("/").text
+            cfg = _config(html)
+            assert cfg["role"] == role and cfg["roles"] == [r.value for r in ROLES]
+            assert cfg["user"] == f"{role}-api"
+            assert cfg["actions"] == [a.value for a in actions_for(role)]
+            assert Action.RECORDING_VIEW.value in cfg["actions"]  # every role sees recording status
+            officer = role in ("officer", "admin")
+            assert (Action.CASES.value in cfg["actions"]) is officer
+            assert ('id="cases-link"' in html) is officer
+            assert ('id="storage"' in html) is (role != "viewer")
+            assert ('id="panel-storage"' in html) is (role != "viewer")
+            assert 'id="about-open"' in html and 'id="clip-panel"' in html
+            for script in ("recording.js", "clipform.js", "about.js"):
+                assert f"/static/web/js/{script}?v=" in html
+            # the cases page: same sign-in rule, same config, plus the case to open
+            page = c.get("/cases", params={"case": 7, "lang": "en"})
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+            pc = _config(page.text)
+            assert pc["case"] == 7 and pc["role"] == role and pc["lang"] == "en"
+            assert "/static/web/js/cases.js?v=" in page.text
+            assert page.headers["cache-control"] == "no-cache"
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+            assert '<meta name="csrf-token"' in page.text
+        assert c.get("/cases", params={"case": "x"}).status_code == 422
+        # without signing in: the sign-in page, as for the dashboard
+        c.headers.pop("Authorization")
+        r = c.get("/cases", headers={"Accept": "text/html"}, follow_redirects=False)
+        assert r.status_code in (302, 303, 307) and "/login" in r.headers["location"]
+
+
 def test_every_word_the_page_uses_is_translated() -> None:
     from camsvc.picture.judge import FAULT_CODES
     from camsvc.probing.result import ErrorClass
@@ -285,6 +386,12 @@ def test_every_word_the_page_uses_is_translated() -> None:
     except ImportError:  # pragma: no cover - alerts not installed
         KINDS, MESSAGE_STATUSES = (), ()
     used |= {f"delivery.kind.{k}" for k in KINDS} | {f"delivery.status.{s}" for s in MESSAGE_STATUSES}
+    used |= ISSUE10_KEYS  # recording, storage, case clips, cases page, signing key (built in code too)
+    for name in ("cases.html",):
+        page = (WEB_DIR / "templates" / name).read_text(encoding="utf-8")
+        used |= set(re.findall(r'data-i18n(?:-\w+)?="([\w.]+)"', page)) | set(
+            re.findall(r"t\('([\w.]+)'\)", page)
+        )
     used = {k for k in used if not k.endswith(".")}  # prefixes of keys built in code, covered above
     missing = sorted(k for k in used if k not in vi)
     assert not missing, f"untranslated keys: {missing}"

@@ -288,6 +288,10 @@
   // ---------------------------------------------------------------------------------- selection
   function openCamera(id, from) {
     const cam = cams.get(id);
+    if (from === "map" && CS.clipPick && CS.clipPick.active() && cam && typeof cam.lat === "number") {
+      CS.clipPick.setPoint(cam.lat, cam.lon); // picking a place for a case clip: a camera is a place too
+      return;
+    }
     selected = id;
     CS.list.select(id);
     CS.map.select(id, cam, from !== "map");
@@ -311,6 +315,13 @@
     CS.map.invalidate();
     if (focusList) CS.list.focus();
   }
+  A.open = (id) => openCamera(id, "api");
+  A.cameras = () => Array.from(cams.values());
+  A.showStorage = function () {
+    if (selected) closeCamera(false);
+    setView("list");
+    showTab("storage");
+  };
   A.showOnMap = function (id) {
     setView("map");
     CS.map.select(id, cams.get(id), true);
@@ -328,6 +339,8 @@
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === tab)));
     $("panel-cameras").hidden = tab !== "cameras";
     $("panel-hamlets").hidden = tab !== "hamlets";
+    const st = $("panel-storage");
+    if (st) st.hidden = tab !== "storage";
     if (tab === "cameras") CS.list.renderNow();
   }
   function setLanguage(lang) {
@@ -345,6 +358,7 @@
     CS.list.refresh();
     CS.map.relabel(Array.from(cams.values()));
     CS.details.relabel();
+    if (CS.recording) CS.recording.renderStorage();
   }
 
   // ---------------------------------------------------------------------------------- start
@@ -358,6 +372,9 @@
     CS.list.init($("cam-list"), { get: (id) => cams.get(id), onOpen: openCamera });
     CS.details.init($("details"), { onClose: closeCamera, get: (id) => cams.get(id) });
     CS.alerts.init();
+    if (CS.clipPick) CS.clipPick.init(CS.map.leaflet(), { cameras: A.cameras });
+    if (CS.recording) CS.recording.initStorage({ showStorage: A.showStorage });
+    if (CS.about) CS.about.init();
 
     $("filters").addEventListener("submit", (e) => e.preventDefault());
     let qTimer = 0;
@@ -409,6 +426,8 @@
     polls: () => pollCount,
     refresh: () => poll(),
     map: () => CS.map.leaflet(),
+    clipCircle: () => (CS.clipPick ? CS.clipPick.circle() : null),
+    pickPoint: (lat, lon) => CS.clipPick && CS.clipPick.setPoint(lat, lon),
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -16,6 +16,18 @@
     return CS.can("pictures.camera");
   };
 
+  /** The signed-in user's role is at least *role* (roles in cfg.roles, lowest first). */
+  CS.roleAtLeast = function (role) {
+    const order = cfg.roles || [];
+    const mine = order.indexOf(cfg.role);
+    const need = order.indexOf(role);
+    return mine >= 0 && need >= 0 && mine >= need;
+  };
+  /** Officers and admins: cases and their clips. */
+  CS.mayCases = () => CS.can("cases.manage") && CS.can("clips.manage");
+  /** An API route that is not there (not built on this installation): 404 with FastAPI's "Not Found". */
+  CS.routeMissing = (e) => !!e && (e.status === 404 || e.status === 405) && /^not found$/i.test(e.message || "");
+
   // Worst first: the list order, and the colour a cluster takes from the worst camera inside it.
   CS.STATES = ["down", "degraded", "unknown", "maintenance", "up"];
   CS.RANK = { down: 0, degraded: 1, unknown: 2, maintenance: 3, up: 4 };
@@ -129,6 +141,55 @@
     if (!o.short || p.year !== parts(new Date(CS.now())).year) s += "/" + p.year;
     return s;
   };
+
+  /** A wall-clock time typed in the commune's zone ("2026-12-01T21:10", a datetime-local value) -> Date.
+   * Works for any zone (Asia/Ho_Chi_Minh has no DST, but the offset is still taken from Intl). */
+  CS.zonedToDate = function (local) {
+    const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?$/.exec(String(local || ""));
+    if (!m) return null;
+    const wanted = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    let t = wanted;
+    for (let i = 0; i < 3; i++) {
+      const p = parts(new Date(t));
+      const shown = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+      if (shown === wanted) break;
+      t += wanted - shown;
+    }
+    return new Date(t);
+  };
+  /** Date -> "YYYY-MM-DDTHH:MM" in the commune's zone (a datetime-local input's value). */
+  CS.dateToZoned = function (date) {
+    const p = parts(date);
+    return p.year + "-" + p.month + "-" + p.day + "T" + p.hour + ":" + p.minute;
+  };
+  /** ISO-8601 UTC with Z and whole seconds, as the API expects. */
+  CS.isoZ = (date) => new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString().replace(".000Z", "Z");
+
+  /** Bytes in decimal units (as disks are sold): "412 GB", "3.4 MB". */
+  CS.fmtBytes = function (n) {
+    const v = Number(n);
+    if (!isFinite(v) || v < 0) return "";
+    const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let i = 0;
+    let x = v;
+    while (x >= 1000 && i < units.length - 1) {
+      x /= 1000;
+      i++;
+    }
+    return (i === 0 ? String(Math.round(x)) : CS.fmtNum(x, x < 10 ? 1 : 0)) + " " + units[i];
+  };
+  /** A number with the page language's separators ("1.234,5" in Vietnamese). */
+  CS.fmtNum = function (n, digits) {
+    const v = Number(n);
+    if (n == null || !isFinite(v)) return "";
+    return v.toLocaleString(CS.lang === "vi" ? "vi-VN" : "en-GB", { maximumFractionDigits: digits == null ? 1 : digits });
+  };
+  /** A key fingerprint grouped for reading aloud and comparing: "ab12 cd34 ...". */
+  CS.fmtFingerprint = (hex) =>
+    String(hex || "")
+      .toLowerCase()
+      .replace(/[^0-9a-f]/g, "")
+      .replace(/(.{4})(?=.)/g, "$1 ");
 
   /** Human duration, two units at most: "2 giờ 5 phút", "3 ngày 4 giờ", "45 giây". */
   CS.fmtDuration = function (seconds) {

@@ -87,6 +87,7 @@
 
   D.close = function () {
     current = null;
+    clipBox = null;
     clearTimeout(timer);
     root.hidden = true;
     body.replaceChildren();
@@ -113,7 +114,7 @@
     const soft = (p) => p.then((r) => r.body).catch(() => null);
     const picsOk = CS.mayPicture(getCam(id)); // not asked for when the role may not see them
     if (CS.alerts.ready) await CS.alerts.ready; // know whether to offer Acknowledge before drawing
-    const [cam, checks, outages, thumbs, pics] = await Promise.all([
+    const [cam, checks, outages, thumbs, pics, rec] = await Promise.all([
       CS.api(base).then(
         (r) => r.body,
         (e) => ({ _error: e })
@@ -122,6 +123,7 @@
       soft(CS.api(base + "/outages?limit=10")),
       picsOk ? soft(CS.api(base + "/thumbnails")) : null,
       picsOk ? soft(CS.api("/web/cameras/" + CS.enc(id) + "/pictures")) : null,
+      CS.recording ? CS.recording.fetch(id) : null, // issue 10; null when not allowed or not installed
     ]);
     if (my !== seq || id !== current) return;
     if (cam && cam._error) {
@@ -129,7 +131,7 @@
         cam._error.status === 404 ? CS.t("details.not_found", { id: id }) : CS.t("error.load", { error: cam._error.message });
       body.replaceChildren(header(getCam(id) || { id: id, name: id, state: "unknown" }), h("p", { class: "error", text: msg }));
     } else {
-      render(cam, checks || [], outages || [], thumbs || [], picsOk ? pics || {} : null);
+      render(cam, checks || [], outages || [], thumbs || [], picsOk ? pics || {} : null, rec);
     }
     timer = setTimeout(() => {
       if (!document.hidden) D.changed(id);
@@ -159,7 +161,7 @@
     return box;
   }
 
-  function render(c, checks, outages, thumbs, pics) {
+  function render(c, checks, outages, thumbs, pics, rec) {
     const frag = document.createDocumentFragment();
     frag.appendChild(header(c));
     if (c.cause && (c.state === "down" || c.state === "degraded" || c.state === "maintenance")) {
@@ -169,6 +171,9 @@
     if (open) frag.appendChild(ackBox(open));
     if (pics) frag.appendChild(pictures(c, thumbs, pics));
     frag.appendChild(info(c));
+    const recSec = CS.recording ? CS.recording.section(rec) : null;
+    if (recSec) frag.appendChild(recSec);
+    if (CS.mayCases() && CS.clipForm) frag.appendChild(caseBox(c));
     frag.appendChild(checksTable(checks));
     frag.appendChild(outageList(outages));
     // keep keyboard focus in the panel across re-renders (the old title node is replaced)
@@ -182,6 +187,36 @@
       const target = (keepId && document.getElementById(keepId)) || root.querySelector("#details-title");
       if (target) target.focus({ preventScroll: true });
     }
+  }
+
+  // ---------------------------------------------------------------------------------- issue 10
+  // "Add this camera to a case": one box per camera shown, kept across the panel's reloads (every 30 s and
+  // on each change) so a half-typed form is not lost.
+  let clipBox = null;
+  function caseBox(c) {
+    if (clipBox && clipBox.dataset.camera === c.id) return clipBox;
+    const sec = h("section", { class: "d-sec case-box", id: "d-case" }, h("h3", { "data-i18n": "clip.camera_title", text: CS.t("clip.camera_title") }));
+    sec.dataset.camera = c.id;
+    const open = h("button", { type: "button", class: "btn", id: "d-add-case", "data-i18n": "clip.add_camera", text: CS.t("clip.add_camera") });
+    const slot = h("div", { class: "case-slot" });
+    open.addEventListener("click", () => {
+      open.hidden = true;
+      const f = CS.clipForm.build({
+        cameraIds: [c.id],
+        cameraLabel: c.name + " (" + c.id + ")",
+        onCancel: () => {
+          slot.replaceChildren();
+          open.hidden = false;
+          open.focus();
+        },
+      });
+      f.el.querySelector(".cf-title").remove();
+      slot.replaceChildren(f.el);
+      f.focus();
+    });
+    sec.append(open, slot);
+    clipBox = sec;
+    return sec;
   }
 
   // ---------------------------------------------------------------------------------- pictures
