@@ -279,12 +279,14 @@ def test_case_page_clips_export_and_key(
         if k.get("detail"):
             assert row.locator(".clip-detail").inner_text() == k["detail"]
     # the signing key, grouped for reading aloud, on the case page
-    grouped = " ".join(key["fingerprint"][i : i + 4] for i in range(0, len(key["fingerprint"]), 4))
+    hexfp = key["fingerprint_hex"]
+    grouped = " ".join(hexfp[i : i + 4] for i in range(0, len(hexfp), 4))
+    assert grouped == key["fingerprint"]  # the API's grouping and the page's agree
     wait_js(page, "document.querySelector('.case-key .fingerprint')")
     assert page.locator(".case-key .fingerprint").inner_text() == grouped
     shot(page, tmp_path, f"case-{size[0]}x{size[1]}")
 
-    # export: a job whose progress is polled until it is done (download) or failed (its error shown)
+    # export: a job whose progress is polled until it is done, then downloaded
     page.locator("#export-start").click()
     wait_js(page, "camsvc.jobs().length === 1", 15)
     job_id = page.evaluate("camsvc.jobs()[0].id")
@@ -293,14 +295,11 @@ def test_case_page_clips_export_and_key(
     with cd.api() as c:
         job = c.get(f"/api/cases/{case['id']}/exports/{job_id}").json()
     assert page.locator(f'li.job[data-job="{job_id}"]').get_attribute("data-status") == job["status"]
-    if job["status"] == "done":
-        href = page.locator(f'li.job[data-job="{job_id}"] a.job-download').get_attribute("href")
-        got = page.context.request.get(cd.url + href)
-        assert got.ok and got.body()[:2] == b"PK", (got.status, got.headers)
-    else:
-        assert page.locator(f'li.job[data-job="{job_id}"] .job-error').inner_text() == (
-            job["error"] or "The export failed"
-        )
+    # a clip without footage is stated in the package, it does not fail the export
+    assert job["status"] == "done", job
+    href = page.locator(f'li.job[data-job="{job_id}"] a.job-download').get_attribute("href")
+    got = page.context.request.get(cd.url + href)
+    assert got.ok and got.body()[:2] == b"PK", (got.status, got.headers)
     assert page.evaluate("camsvc.jobs()[0].polls") < 600  # bounded
 
     # the same fingerprint in the dashboard's About dialog
