@@ -88,6 +88,7 @@ class Simulator:
         self.fleet_yaml = self.out_dir / "fleet.yaml"
         self.log_path = self.out_dir / "simulator.log"
         self.startup_s: float | None = None
+        self.started_at: float | None = None  # wall clock when ready: cameras keep what they served since
         self._by_id: dict[str, FleetCamera] = {}
 
     # --- life cycle -------------------------------------------------------------------------------------
@@ -172,6 +173,7 @@ class Simulator:
             self.stop()
             raise
         self.startup_s = time.monotonic() - t0
+        self.started_at = time.time()
         log.info("simulator ready: %d cameras in %.1f s", len(self.fleet), self.startup_s)
         return self
 
