@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from fractions import Fraction
 
 import av
 import cv2

@@ -4,20 +4,21 @@ wrong credentials."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import av
 import pytest
 
 from camsvc.simulate.clock import read_clock
-from camsvc.simulate.playback import PlaybackError, PlaybackRequest, kept_overlap, parse_playback
 from camsvc.simulate.harness import Simulator
+from camsvc.simulate.playback import PlaybackError, PlaybackRequest, kept_overlap, parse_playback
 from tests.utils.waiting import wait_for
 
 AV_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "200000", "probesize": "32768"}
@@ -118,8 +119,6 @@ def describe_status(url_with_credentials: str) -> int:
     u = urlsplit(url_with_credentials)
     assert u.port is not None
     user, pw = u.username or "", u.password or ""
-    from urllib.parse import unquote
-
     user, pw = unquote(user), unquote(pw)
     uri = f"rtsp://127.0.0.1:{u.port}{u.path}" + (f"?{u.query}" if u.query else "")
     with socket.create_connection(("127.0.0.1", u.port), timeout=5) as s:
@@ -138,8 +137,6 @@ def describe_status(url_with_credentials: str) -> int:
                 f'response="{resp}"'
             )
         else:
-            import base64
-
             auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
         s.sendall(f"DESCRIBE {uri} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: {auth}\r\n\r\n".encode())
         return _read_reply(s)[0]
