@@ -47,6 +47,7 @@ MAX_LINE = 8192
 IDLE_LIMIT_S = 600.0  # a connection that sends nothing for this long is closed (bounds every wait)
 SILENT_LIMIT_S = 900.0  # hung/stalled connections are held at most this long
 BOUNDARY = "camsvcboundary"
+PLAYBACK_CLOSE_SLACK_S = 8.0  # a keyframe interval before the start, set-up, the BYE on its way
 
 # (stream, start_ms, end_ms) -> internal mount path replaying that range
 OpenPlayback = Callable[[str, int, int], Awaitable[str]]
@@ -338,6 +339,7 @@ class RtspRelay:
         spec = front.spec
         self.paths = {"main": spec.main_path, "sub": spec.sub_path}
         self.playback: tuple[str, str] | None = None  # (public target, internal target) once mounted
+        self.playback_s: float | None = None  # after PLAY, the connection is closed once this has passed
 
     async def run(self, first: bytes) -> None:
         try:
@@ -435,6 +437,8 @@ class RtspRelay:
             return base
         internal = await front.open_playback(pb.stream, pb.start_ms, pb.end_ms)
         self.playback = (req.target, f"{scheme}://{hostport}{internal}")
+        # The server ends the stream (BYE) after the range; like a camera, close the connection soon after.
+        self.playback_s = (pb.end_ms - pb.start_ms) / 1000 + PLAYBACK_CLOSE_SLACK_S
         return self.playback[1]
 
     def _map(self, target: str) -> str | None:
@@ -502,6 +506,12 @@ class RtspRelay:
                 # The server sent its BYE; a real camera then drops the connection.
                 if now - max(ended_seen, self.play_at + ENDED_AFTER_S) >= 0.5:
                     break
+            if (
+                self.playback_s is not None
+                and self.play_at is not None
+                and now - self.play_at > self.playback_s
+            ):
+                break
             if chunk is None or self.conn.stalled or self.conn.silenced:
                 continue
             w.write(chunk)

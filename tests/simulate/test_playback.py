@@ -91,21 +91,6 @@ def test_kept_overlap() -> None:
 # --- a raw RTSP client, for exact status codes -------------------------------------------------------------
 
 
-def _read_reply(sock: socket.socket) -> tuple[int, dict[str, str]]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-    headers = {}
-    for line in head[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    return int(head[0].split()[1]), headers
-
-
 def _params(value: str) -> dict[str, str]:
     out = {}
     for part in value.split(" ", 1)[1].split(","):
@@ -114,32 +99,114 @@ def _params(value: str) -> dict[str, str]:
     return out
 
 
-def describe_status(url_with_credentials: str) -> int:
-    """DESCRIBE the URL (credentials taken out of it, answered to the camera's Basic/Digest challenge)."""
-    u = urlsplit(url_with_credentials)
-    assert u.port is not None
-    user, pw = u.username or "", u.password or ""
-    user, pw = unquote(user), unquote(pw)
-    uri = f"rtsp://127.0.0.1:{u.port}{u.path}" + (f"?{u.query}" if u.query else "")
-    with socket.create_connection(("127.0.0.1", u.port), timeout=5) as s:
-        s.sendall(f"DESCRIBE {uri} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
-        status, headers = _read_reply(s)
-        if status != 401 or not user:
-            return status
-        challenge = headers["www-authenticate"]
-        if challenge.lower().startswith("digest"):
-            p = _params(challenge)
-            ha1 = hashlib.md5(f"{user}:{p['realm']}:{pw}".encode()).hexdigest()
-            ha2 = hashlib.md5(f"DESCRIBE:{uri}".encode()).hexdigest()
+class RtspClient:
+    """Just enough RTSP over TCP to see status codes and the end of a stream (Basic or Digest answered)."""
+
+    def __init__(self, url_with_credentials: str) -> None:
+        u = urlsplit(url_with_credentials)
+        assert u.port is not None
+        self.user, self.pw = unquote(u.username or ""), unquote(u.password or "")
+        self.uri = f"rtsp://127.0.0.1:{u.port}{u.path}" + (f"?{u.query}" if u.query else "")
+        self.sock = socket.create_connection(("127.0.0.1", u.port), timeout=5)
+        self.cseq = 0
+        self.challenge = ""
+        self.buf = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _auth(self, method: str, uri: str) -> str:
+        if not self.challenge or not self.user:
+            return ""
+        if self.challenge.lower().startswith("digest"):
+            p = _params(self.challenge)
+            ha1 = hashlib.md5(f"{self.user}:{p['realm']}:{self.pw}".encode()).hexdigest()
+            ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
             resp = hashlib.md5(f"{ha1}:{p['nonce']}:{ha2}".encode()).hexdigest()
-            auth = (
-                f'Digest username="{user}", realm="{p["realm"]}", nonce="{p["nonce"]}", uri="{uri}", '
+            value = (
+                f'Digest username="{self.user}", realm="{p["realm"]}", nonce="{p["nonce"]}", uri="{uri}", '
                 f'response="{resp}"'
             )
         else:
-            auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
-        s.sendall(f"DESCRIBE {uri} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: {auth}\r\n\r\n".encode())
-        return _read_reply(s)[0]
+            value = "Basic " + base64.b64encode(f"{self.user}:{self.pw}".encode()).decode()
+        return f"Authorization: {value}\r\n"
+
+    def request(self, method: str, uri: str | None = None, extra: str = "") -> tuple[int, dict[str, str]]:
+        uri = uri or self.uri
+        for _ in range(2):  # once more with credentials after a 401 challenge
+            self.cseq += 1
+            head = f"{method} {uri} RTSP/1.0\r\nCSeq: {self.cseq}\r\n{self._auth(method, uri)}{extra}\r\n"
+            self.sock.sendall(head.encode())
+            status, headers = self._reply()
+            if status == 401 and not self.challenge and self.user:
+                self.challenge = headers["www-authenticate"]
+                continue
+            return status, headers
+        return status, headers
+
+    def _reply(self) -> tuple[int, dict[str, str]]:
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        length = int(headers.get("content-length", 0))
+        while len(self.buf) < length:
+            self.buf += self.sock.recv(65536)
+        self.buf = self.buf[length:]
+        return int(lines[0].split()[1]), headers
+
+    def play_to_the_end(self, limit_s: float) -> tuple[int, bool]:
+        """SETUP + PLAY, then read interleaved data until the camera closes: (RTP packets, BYE seen)."""
+        status, headers = self.request("DESCRIBE", extra="Accept: application/sdp\r\n")
+        assert status == 200, status
+        base = headers["content-base"]
+        status, headers = self.request(
+            "SETUP", base + "stream=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n"
+        )
+        assert status == 200, status
+        session = headers["session"].split(";")[0]
+        assert self.request("PLAY", base, f"Session: {session}\r\nRange: npt=0-\r\n")[0] == 200
+        rtp, bye = 0, False
+        deadline = time.monotonic() + limit_s
+        data = self.buf
+        while time.monotonic() < deadline:
+            while len(data) >= 4 and data[0:1] == b"$":
+                n = int.from_bytes(data[2:4], "big")
+                if len(data) < 4 + n:
+                    break
+                channel, payload = data[1], data[4 : 4 + n]
+                data = data[4 + n :]
+                if channel == 0:
+                    rtp += 1
+                else:
+                    i = 0
+                    while i + 4 <= len(payload):  # compound RTCP: look for a BYE (packet type 203)
+                        bye = bye or payload[i + 1] == 203
+                        i += 4 * (int.from_bytes(payload[i + 2 : i + 4], "big") + 1)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return rtp, bye
+            data += chunk
+        raise AssertionError(f"the camera did not close the connection within {limit_s} s")
+
+
+def describe_status(url_with_credentials: str) -> int:
+    """Status of a DESCRIBE of the URL (credentials taken out of it and answered to the challenge)."""
+    client = RtspClient(url_with_credentials)
+    try:
+        return client.request("DESCRIBE")[0]
+    finally:
+        client.close()
 
 
 # --- real fetches ------------------------------------------------------------------------------------------
@@ -241,3 +308,26 @@ def test_playback_needs_the_cameras_credentials(clock_sim: Simulator) -> None:
         assert describe_status(url) == 200
         with pytest.raises(av.error.HTTPUnauthorizedError):
             av.open(wrong, options=AV_OPTIONS, timeout=10)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_playback_ends_with_a_bye_and_the_camera_closes_the_connection(clock_sim: Simulator) -> None:
+    """A client that ignores the end of the stream still gets it: RTCP BYE, then the connection closed."""
+    start, end = _range(clock_sim, 2)
+
+    def play(cam: str) -> tuple[int, bool, float]:
+        client = RtspClient(clock_sim.playback_url(cam, start, end, vendor="dahua", stream="sub"))
+        t0 = time.monotonic()
+        try:
+            rtp, bye = client.play_to_the_end(limit_s=30)
+        finally:
+            client.close()
+        return rtp, bye, time.monotonic() - t0
+
+    with ThreadPoolExecutor(2) as pool:
+        for cam, (rtp, bye, took) in zip(
+            ("cam-001", "cam-002"), pool.map(play, ("cam-001", "cam-002")), strict=True
+        ):
+            assert rtp >= 2 * 5 and bye, (cam, rtp, bye)
+            assert took < 2 + KEYFRAME_S + 9, (cam, took)
