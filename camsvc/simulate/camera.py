@@ -31,14 +31,20 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from camsvc.simulate.faults import ENDED_AFTER_S, LOWFPS, NORMAL, STALL_AFTER_S
 from camsvc.simulate.fleet import CameraSpec
 from camsvc.simulate.playback import PlaybackError, kept_overlap, parse_playback
 
-if TYPE_CHECKING:
-    from camsvc.simulate.frames import SceneFrames
+
+class Frames(Protocol):
+    """What the HTTP side serves: SceneFrames (looped footage) or clockcam.ClockFrames."""
+
+    fps: float
+
+    def current(self, phase_s: float, fault: str, now: float | None = None) -> bytes: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +115,7 @@ class CameraFront:
         spec: CameraSpec,
         host: str,
         gst_port: int | None,
-        frames: SceneFrames | None,
+        frames: Frames | None,
         *,
         open_playback: OpenPlayback | None = None,
         keep_s: float = 1800.0,

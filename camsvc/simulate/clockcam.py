@@ -109,3 +109,26 @@ class ClockStream:
                 break
             self.frames += 1
             next_ms += step_ms
+
+
+class ClockFrames:
+    """The clock camera's HTTP snapshot: the clock now (JPEG, main size), same interface as SceneFrames."""
+
+    fps: float = FPS
+
+    def __init__(self, width: int = 1280, height: int = 720) -> None:
+        self.width = width
+        self.height = height
+
+    def current(self, phase_s: float, fault: str, now: float | None = None) -> bytes:
+        import cv2
+
+        t = time.time() if now is None else now
+        step_ms = 1000 // FPS
+        ms = int(t * 1000) // step_ms * step_ms
+        ok, buf = cv2.imencode(
+            ".jpg", draw_clock_gray(ms, self.width, self.height), [cv2.IMWRITE_JPEG_QUALITY, 80]
+        )
+        if not ok:  # pragma: no cover - OpenCV always encodes a valid array
+            raise RuntimeError("JPEG encode failed")
+        return bytes(buf.tobytes())

@@ -162,7 +162,7 @@ class Simulator:
                     spec,
                     cfg.host,
                     gst_port,
-                    frames.get(spec.scene),
+                    clockcam.ClockFrames() if spec.id in self.clock_ids else frames.get(spec.scene),
                     open_playback=self._playback_opener(spec.id),
                     keep_s=keep_s,
                     kept_since=self.started_at,

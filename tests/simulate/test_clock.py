@@ -3,17 +3,20 @@ camera serves it live within a second of the wall clock."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
 import av
 import cv2
+import httpx
 import numpy as np
 import pytest
 
 from camsvc import paths
 from camsvc.simulate.clock import COLS, GRID_X, GRID_Y, crc16, draw_clock, draw_clock_gray, read_clock
 from camsvc.simulate.clockcam import GOP, make_encoder
+from camsvc.simulate.gst import SERVER_SCRIPT, system_python
 from camsvc.simulate.harness import Simulator
 
 NOW_MS = 1_796_173_099_400  # 2026-12-02, a value of the size the camera draws
@@ -168,3 +171,75 @@ def test_clock_camera_shows_the_wall_clock_live(
     assert steps.count(200) >= len(steps) // 2, steps
     value, at = seen[-1]
     assert value is not None and abs(at - value) < 1000, f"clock {value} read at {at:.0f}"
+
+
+@pytest.mark.integration
+def test_clock_camera_snapshot_and_opencv_read_the_same_clock(clock_sim: Simulator) -> None:
+    cam = clock_sim.camera("cam-001")
+    assert cam.snapshot_url, "roadside cameras have a snapshot URL"
+    resp = httpx.get(clock_sim.url("cam-001", "snapshot"), timeout=5)
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/jpeg"
+    img = cv2.imdecode(np.frombuffer(resp.content, np.uint8), cv2.IMREAD_COLOR)
+    value = read_clock(img)
+    assert value is not None and abs(time.time() * 1000 - value) < 1000
+    # OpenCV, as the prober opens it (conftest sets its FFmpeg options): a joining reader waits <= 2 s
+    t0 = time.monotonic()
+    cap = cv2.VideoCapture(
+        clock_sim.url("cam-001", "sub"),
+        cv2.CAP_FFMPEG,
+        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 6000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 3000],
+    )
+    try:
+        assert cap.isOpened()
+        opened_s = time.monotonic() - t0
+        last = None
+        for _ in range(10):
+            ok, frame = cap.read()
+            assert ok
+            last = read_clock(frame), time.time() * 1000
+    finally:
+        cap.release()
+    assert opened_s < 4.0, opened_s
+    assert last is not None and last[0] is not None and abs(last[1] - last[0]) < 1000, last
+
+
+RING_SCRIPT = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import gst_server
+ring = gst_server.Ring(keep_s=60)
+t0 = 1_796_173_000_000
+for i in range(5 * 600):  # ten minutes at 5 fps, a keyframe every 10 frames
+    ring.add(t0 + 200 * i, i % 10 == 0, bytes([i % 256]))
+out = {
+    "first_seq": ring.first_seq, "next_seq": ring.next_seq, "len": len(ring.walls),
+    "first_is_key": ring.keys[0], "oldest_ms": ring.walls[0] - t0,
+    "key_at_mid": ring.key_at_or_before(t0 + 200 * 2995 + 50),
+    "key_at_exact": ring.key_at_or_before(t0 + 200 * 2990),
+    "key_before_all": ring.key_at_or_before(t0),
+    "get_last": list(ring.get(ring.next_seq - 1)[:2]), "get_next": ring.get(ring.next_seq),
+    "get_evicted": ring.get(0),
+}
+print(json.dumps(out))
+"""
+
+
+def test_the_playback_ring_keeps_the_last_minutes_from_a_keyframe() -> None:
+    """The GStreamer child's ring buffer (gst_server.Ring), run under the system python it lives in."""
+    res = subprocess.run(
+        [system_python(), "-c", RING_SCRIPT, str(SERVER_SCRIPT.parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    out = json.loads(res.stdout)
+    assert out["next_seq"] == 3000
+    assert out["first_is_key"] and out["first_seq"] % 10 == 0
+    # keeps at least the last 60 s (trimmed in batches: at most a minute more)
+    assert 60_000 <= (2999 * 200 - out["oldest_ms"]) <= 120_000 + 2000, out
+    assert out["len"] == 3000 - out["first_seq"]
+    assert out["key_at_mid"] == 2990 and out["key_at_exact"] == 2990
+    assert out["key_before_all"] == out["first_seq"]  # older than kept: the oldest keyframe
+    assert out["get_last"] == [1_796_173_000_000 + 200 * 2999, False]
+    assert out["get_next"] is None and out["get_evicted"] is None
