@@ -12,6 +12,11 @@ bytes. Protocol faults are played here, on real sockets:
 * ``auth``: every request gets 401, whatever the credentials.
 * ``ended``: RTSP: the GStreamer server ends the session (EOS -> RTCP BYE) and the front closes the
   connection shortly after; HTTP: the MJPEG stream closes with its final boundary.
+
+Vendor playback (camsvc/simulate/playback.py): a Hikvision ``/Streaming/tracks/10x?starttime=..`` or Dahua
+``/cam/playback?..`` URL is checked here, after the same auth as live (400 for a malformed time, 404 for a
+range wholly outside what the camera kept), then the front asks the GStreamer server for a one-off mount
+``/<camera>/<main|sub>/pb<n>`` replaying the range and relays the session to it.
 """
 
 from __future__ import annotations
@@ -24,14 +29,22 @@ import logging
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from camsvc.simulate.faults import ENDED_AFTER_S, LOWFPS, NORMAL, STALL_AFTER_S
 from camsvc.simulate.fleet import CameraSpec
+from camsvc.simulate.playback import PlaybackError, kept_overlap, parse_playback
 
-if TYPE_CHECKING:
-    from camsvc.simulate.frames import SceneFrames
+
+class Frames(Protocol):
+    """What the HTTP side serves: SceneFrames (looped footage) or clockcam.ClockFrames."""
+
+    fps: float
+
+    def current(self, phase_s: float, fault: str, now: float | None = None) -> bytes: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +53,10 @@ MAX_LINE = 8192
 IDLE_LIMIT_S = 600.0  # a connection that sends nothing for this long is closed (bounds every wait)
 SILENT_LIMIT_S = 900.0  # hung/stalled connections are held at most this long
 BOUNDARY = "camsvcboundary"
+PLAYBACK_CLOSE_SLACK_S = 8.0  # a keyframe interval before the start, set-up, the BYE on its way
+
+# (stream, start_ms, end_ms) -> internal mount path replaying that range
+OpenPlayback = Callable[[str, int, int], Awaitable[str]]
 
 
 @dataclass(eq=False)
@@ -93,8 +110,21 @@ class Request:
 class CameraFront:
     """The listener and the live connections of one camera; ``fault`` is read at every step."""
 
-    def __init__(self, spec: CameraSpec, host: str, gst_port: int | None, frames: SceneFrames | None) -> None:
+    def __init__(
+        self,
+        spec: CameraSpec,
+        host: str,
+        gst_port: int | None,
+        frames: Frames | None,
+        *,
+        open_playback: OpenPlayback | None = None,
+        keep_s: float = 1800.0,
+        kept_since: float | None = None,
+    ) -> None:
         self.spec = spec
+        self.open_playback = open_playback
+        self.keep_s = keep_s
+        self.kept_since = time.time() if kept_since is None else kept_since
         self.host = host
         self.gst_port = gst_port
         self.frames = frames
@@ -314,6 +344,8 @@ class RtspRelay:
         self.play_at: float | None = None
         spec = front.spec
         self.paths = {"main": spec.main_path, "sub": spec.sub_path}
+        self.playback: tuple[str, str] | None = None  # (public target, internal target) once mounted
+        self.playback_s: float | None = None  # after PLAY, the connection is closed once this has passed
 
     async def run(self, first: bytes) -> None:
         try:
@@ -364,7 +396,17 @@ class RtspRelay:
                 cseq, "401 Unauthorized", [("WWW-Authenticate", front.challenge(front.spec.rtsp_auth))]
             )
             return
-        target = self._map(req.target)
+        try:
+            target = await self._map_playback(req)
+        except PlaybackError as exc:
+            log.debug("%s: RTSP 400 for %s: %s", front.spec.id, req.method, exc)
+            await self._reply(cseq, "400 Bad Request")
+            return
+        except LookupError:
+            await self._reply(cseq, "404 Not Found")
+            return
+        if target is None:
+            target = self._map(req.target)
         if target is None:
             await self._reply(cseq, "404 Not Found")
             return
@@ -377,6 +419,33 @@ class RtspRelay:
         await self._upstream_write(b"".join(lines) + b"\r\n" + body)
         if req.method == "PLAY" and self.play_at is None:
             self.play_at = time.monotonic()
+
+    async def _map_playback(self, req: Request) -> str | None:
+        """Internal target for a vendor playback URL (mounting it on first use); None if not playback.
+        PlaybackError: malformed (400); LookupError: nothing kept for that range (404)."""
+        if self.playback is not None and req.target == self.playback[0]:
+            return self.playback[1]
+        scheme, sep, rest = req.target.partition("://")
+        if not sep:
+            return None
+        hostport, slash, path_query = rest.partition("/")
+        path, _, query = (slash + path_query).partition("?")
+        pb = parse_playback(path, query)
+        if pb is None:
+            return None
+        front = self.front
+        now = time.time()
+        kept_from_ms = int(max(front.kept_since, now - front.keep_s) * 1000)
+        if not kept_overlap(pb, kept_from_ms, int(now * 1000)) or front.open_playback is None:
+            raise LookupError(req.target)
+        base = f"{scheme}://{hostport}/{front.spec.id}/{pb.stream}"
+        if req.method == "OPTIONS":
+            return base
+        internal = await front.open_playback(pb.stream, pb.start_ms, pb.end_ms)
+        self.playback = (req.target, f"{scheme}://{hostport}{internal}")
+        # The server ends the stream (BYE) after the range; like a camera, close the connection soon after.
+        self.playback_s = (pb.end_ms - pb.start_ms) / 1000 + PLAYBACK_CLOSE_SLACK_S
+        return self.playback[1]
 
     def _map(self, target: str) -> str | None:
         """Public URL (vendor path) -> internal mount URL ``/<camera>/<main|sub>``; None when unknown."""
@@ -443,6 +512,12 @@ class RtspRelay:
                 # The server sent its BYE; a real camera then drops the connection.
                 if now - max(ended_seen, self.play_at + ENDED_AFTER_S) >= 0.5:
                     break
+            if (
+                self.playback_s is not None
+                and self.play_at is not None
+                and now - self.play_at > self.playback_s
+            ):
+                break
             if chunk is None or self.conn.stalled or self.conn.silenced:
                 continue
             w.write(chunk)

@@ -9,6 +9,9 @@ import json
 import logging
 import os
 import shutil
+import socket
+import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +47,31 @@ class GstServer:
         self._stderr: asyncio.Task[None] | None = None
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
+        self._data: socket.socket | None = None  # access units for live mounts (see gst_server.py)
+        self._data_lock = threading.Lock()
 
     async def start(self, timeout_s: float = 30.0) -> None:
         self._hello = asyncio.get_running_loop().create_future()
-        self.proc = await asyncio.create_subprocess_exec(
-            system_python(),
-            "-u",
-            str(SERVER_SCRIPT),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            limit=1 << 20,
-        )
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                system_python(),
+                "-u",
+                str(SERVER_SCRIPT),
+                "--data-fd",
+                str(theirs.fileno()),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                limit=1 << 20,
+                pass_fds=(theirs.fileno(),),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._data = ours
         self._reader = asyncio.create_task(self._read_stdout(), name="gst-stdout")
         self._stderr = asyncio.create_task(self._read_stderr(), name="gst-stderr")
         try:
@@ -116,6 +132,15 @@ class GstServer:
             raise GstError(f"gst_server {op}: {reply.get('error')}")
         return reply
 
+    def send_au(self, path: str, wall_ms: int, key: bool, au: bytes) -> None:
+        """Hand one access unit to the live mount *path* (any thread; blocks while the child is busy)."""
+        sock = self._data
+        if sock is None:
+            raise GstError("GStreamer RTSP server is not running")
+        p = path.encode()
+        with self._data_lock:
+            sock.sendall(struct.pack(">IQBH", len(au), wall_ms, int(key), len(p)) + p + au)
+
     async def listen(self, port: int, threads: int = 32) -> int:
         reply = await self.call("start", port=port, threads=threads)
         self.port = int(reply["port"])
@@ -140,6 +165,10 @@ class GstServer:
                     with contextlib.suppress(ProcessLookupError):
                         proc.kill()
                     await proc.wait()
+        if self._data is not None:
+            with self._data_lock:
+                self._data.close()
+            self._data = None
         for task in (self._reader, self._stderr):
             if task is not None:
                 task.cancel()

@@ -5,6 +5,10 @@
         sim.fault("cam-001", "frozen")       # returns once the fault is in effect
         sim.fault_hamlet("Bac Chien Thang", "down")
 
+    with Simulator(roadside=2, household=0, clock_cameras=1, playback_minutes=5) as sim:
+        live = sim.url("cam-001")            # the burnt-in clock (camsvc.simulate.clock.read_clock)
+        past = sim.playback_url("cam-001", start, end, vendor="dahua")
+
 Ports default to free ones (parallel test sessions do not collide). ``stop()`` terminates the simulator,
 which stops its GStreamer child; as a last resort the whole process group is killed: no orphans.
 """
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,6 +34,7 @@ from typing import Any
 from camsvc import paths
 from camsvc.redact import with_credentials
 from camsvc.simulate.fleet import FleetCamera, read_fleet
+from camsvc.simulate.playback import DEVICE_TZ
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,8 @@ class Simulator:
         seed: int = 1,
         extra_streams: dict[str, Path] | None = None,
         prebuild_faults: bool = False,
+        clock_cameras: int = 0,
+        playback_minutes: float | None = None,
     ) -> None:
         self.roadside = roadside
         self.household = household
@@ -69,6 +77,8 @@ class Simulator:
         self.seed = seed
         self.extra_streams = dict(extra_streams or {})
         self.prebuild_faults = prebuild_faults
+        self.clock_cameras = clock_cameras
+        self.playback_minutes = playback_minutes
         self._own_out = out_dir is None
         self.out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="camsvc-sim-"))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -78,6 +88,7 @@ class Simulator:
         self.fleet_yaml = self.out_dir / "fleet.yaml"
         self.log_path = self.out_dir / "simulator.log"
         self.startup_s: float | None = None
+        self.started_at: float | None = None  # wall clock when ready: cameras keep what they served since
         self._by_id: dict[str, FleetCamera] = {}
 
     # --- life cycle -------------------------------------------------------------------------------------
@@ -115,6 +126,18 @@ class Simulator:
             cmd.append("--prebuild-faults")
         return [*cmd, "serve"]
 
+    def environment(self) -> dict[str, str]:
+        """The child's environment: clock cameras and playback minutes go through it (camsvc.simulate.server
+        reads them into SimConfig); playback minutes default to settings ``simulator.playback_minutes``."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CAMSVC_SIM_CLOCK_CAMERAS": str(self.clock_cameras)}
+        minutes = self.playback_minutes
+        if minutes is None:
+            from camsvc.config import load_settings
+
+            minutes = load_settings().simulator.playback_minutes
+        env["CAMSVC_SIM_PLAYBACK_MINUTES"] = str(minutes)
+        return env
+
     def start(self, timeout_s: float = 300.0) -> Simulator:
         """Start the simulator; block until every camera serves (first run encodes footage: ~10 s)."""
         if self.proc is not None:
@@ -130,7 +153,7 @@ class Simulator:
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=self.environment(),
             )
         deadline = t0 + timeout_s
         try:
@@ -150,6 +173,7 @@ class Simulator:
             self.stop()
             raise
         self.startup_s = time.monotonic() - t0
+        self.started_at = time.time()
         log.info("simulator ready: %d cameras in %.1f s", len(self.fleet), self.startup_s)
         return self
 
@@ -267,6 +291,41 @@ class Simulator:
         if not urls[which]:
             raise SimulatorError(f"{camera_id} has no {which} URL")
         return with_credentials(urls[which], cam.username, cam.password)
+
+    def playback_url(
+        self,
+        camera_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        vendor: str = "hikvision",
+        stream: str = "main",
+        credentials: bool = True,
+    ) -> str:
+        """A vendor playback URL (``hikvision``: UTC ``/Streaming/tracks/10x``; ``dahua``: local-time
+        ``/cam/playback``) for *camera_id*'s port, any simulated RTSP camera answering both forms."""
+        cam = self.camera(camera_id)
+        if stream not in ("main", "sub"):
+            raise SimulatorError(f"unknown stream {stream!r}; valid: main, sub", ["main", "sub"])
+        base = f"rtsp://127.0.0.1:{self.port(camera_id)}"
+        if vendor == "hikvision":
+            fmt = "%Y%m%dT%H%M%SZ"
+            s, e = start.astimezone(UTC).strftime(fmt), end.astimezone(UTC).strftime(fmt)
+            url = f"{base}/Streaming/tracks/{101 if stream == 'main' else 102}?starttime={s}&endtime={e}"
+        elif vendor == "dahua":
+            fmt = "%Y_%m_%d_%H_%M_%S"
+            s, e = start.astimezone(DEVICE_TZ).strftime(fmt), end.astimezone(DEVICE_TZ).strftime(fmt)
+            sub = 0 if stream == "main" else 1
+            url = f"{base}/cam/playback?channel=1&subtype={sub}&starttime={s}&endtime={e}"
+        else:
+            raise SimulatorError(
+                f"unknown vendor {vendor!r}; valid: hikvision, dahua", ["hikvision", "dahua"]
+            )
+        return with_credentials(url, cam.username, cam.password) if credentials else url
+
+    @property
+    def clock_camera_ids(self) -> list[str]:
+        return list(self.info.get("clock_cameras", []))
 
     def extra_url(self, name: str) -> str:
         extra: dict[str, str] = self.info.get("extra", {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from camsvc import paths
-from camsvc.simulate import footage
+from camsvc.simulate import clockcam, footage
 from camsvc.simulate.camera import CameraFront, bind_socket
 from camsvc.simulate.faults import (
     DESCRIPTIONS,
@@ -53,6 +54,18 @@ class SimConfig:
     ready_file: Path | None = None
     gst_threads: int = 32
     prebuild_faults: bool = False
+    # The first N roadside cameras serve the live-encoded clock picture (camsvc/simulate/clock.py).
+    clock_cameras: int = field(default_factory=lambda: _env_number("CAMSVC_SIM_CLOCK_CAMERAS", 0, int))
+    # What each camera keeps for vendor playback (settings simulator.playback_minutes).
+    playback_minutes: float = field(
+        default_factory=lambda: _env_number("CAMSVC_SIM_PLAYBACK_MINUTES", 30.0, float)
+    )
+
+
+def _env_number(name: str, default: Any, kind: Any) -> Any:
+    """Options the harness passes to ``camsvc simulate`` through the environment (until the CLI has them)."""
+    value = os.environ.get(name, "").strip()
+    return kind(value) if value else default
 
 
 class SimError(ValueError):
@@ -84,6 +97,9 @@ class Simulator:
         self.fleet_paths: tuple[Path, Path] | None = None
         self._fault_lock = asyncio.Lock()
         self.started_at = time.time()
+        self.clock_ids: list[str] = []
+        self.clock_streams: list[Any] = []
+        self._playback_ids = itertools.count(1)
         self.startup_s: float | None = None
 
     # --- start / stop -----------------------------------------------------------------------------------
@@ -107,11 +123,20 @@ class Simulator:
                 for name, path in cfg.extra_streams.items()
             }
             rtsp_specs = [s for s in self.specs if s.protocol == "rtsp"]
+            roadside_rtsp = [s.id for s in rtsp_specs if s.camera.kind == "roadside"]
+            self.clock_ids = roadside_rtsp[: max(0, cfg.clock_cameras)]
+            keep_s = cfg.playback_minutes * 60
             gst_port: int | None = None
             if rtsp_specs or extra:
                 self.gst = GstServer()
                 await self.gst.start()
                 for s in rtsp_specs:
+                    if s.id in self.clock_ids:
+                        for which in ("main", "sub"):
+                            await self.gst.call(
+                                "live", path=f"/{s.id}/{which}", fps=clockcam.FPS, keep_s=keep_s
+                            )
+                        continue
                     files = self.scene_files[s.scene]
                     for which, clip in (("main", files.main), ("sub", files.sub)):
                         await self.gst.call(
@@ -126,13 +151,22 @@ class Simulator:
                         "mount", path=f"/{name}", file=str(clip.path), fps=clip.fps, phase=0.0
                     )
                 gst_port = await self.gst.listen(cfg.rtsp_port, cfg.gst_threads)
+                self._start_clocks()
                 self.extra_urls = {name: f"rtsp://{cfg.host}:{gst_port}/{name}" for name in extra}
             frames = {
                 name: SceneFrames(footage.jpeg_frames(files), footage.FPS)
                 for name, files in self.scene_files.items()
             }
             for spec, sock in zip(self.specs, sockets, strict=True):
-                front = CameraFront(spec, cfg.host, gst_port, frames.get(spec.scene))
+                front = CameraFront(
+                    spec,
+                    cfg.host,
+                    gst_port,
+                    clockcam.ClockFrames() if spec.id in self.clock_ids else frames.get(spec.scene),
+                    open_playback=self._playback_opener(spec.id),
+                    keep_s=keep_s,
+                    kept_since=self.started_at,
+                )
                 await front.open(sock)
                 self.fronts[spec.id] = front
             sockets = []
@@ -150,6 +184,33 @@ class Simulator:
             tmp.write_text(json.dumps(self.ready_info(), indent=1))
             tmp.replace(cfg.ready_file)
         log.info("simulator ready in %.1f s: %d cameras", self.startup_s, len(self.specs))
+
+    def _start_clocks(self) -> None:
+        gst = self.gst
+        for cam_id in self.clock_ids:
+            for which, (w, h) in clockcam.SIZES.items():
+                path = f"/{cam_id}/{which}"
+
+                def sink(wall_ms: int, key: bool, au: bytes, path: str = path) -> None:
+                    gst.send_au(path, wall_ms, key, au)
+
+                stream = clockcam.ClockStream(f"{cam_id}/{which}", w, h, sink)
+                stream.start()
+                self.clock_streams.append(stream)
+        if self.clock_ids:
+            log.info("clock picture on %s", _ids_summary(self.clock_ids))
+
+    def _playback_opener(self, camera_id: str) -> Any:
+        async def open_playback(stream: str, start_ms: int, end_ms: int) -> str:
+            if self.gst is None:
+                raise LookupError("no RTSP server")
+            path = f"/{camera_id}/{stream}/pb{next(self._playback_ids)}"
+            await self.gst.call(
+                "playback", path=path, source=f"/{camera_id}/{stream}", start_ms=start_ms, end_ms=end_ms
+            )
+            return path
+
+        return open_playback
 
     def _prebuild_faults(self) -> None:
         for scene in self.scene_files:
@@ -185,6 +246,8 @@ class Simulator:
             "fleet_csv": str(self.fleet_paths[0].resolve()),
             "fleet_yaml": str(self.fleet_paths[1].resolve()),
             "extra": self.extra_urls,
+            "clock_cameras": self.clock_ids,
+            "playback_minutes": self.config.playback_minutes,
             "startup_s": round(self.startup_s or 0.0, 3),
         }
 
@@ -197,6 +260,9 @@ class Simulator:
             self.control = None
         for front in self.fronts.values():
             await front.close()
+        for stream in self.clock_streams:
+            await asyncio.to_thread(stream.stop)
+        self.clock_streams = []
         if self.gst is not None:
             await self.gst.stop()
             self.gst = None
@@ -247,7 +313,9 @@ class Simulator:
             else:
                 files = self.scene_files[spec.scene]
                 main, sub = files.main, files.sub
-            if fault in PICTURE_FAULTS or old in PICTURE_FAULTS:
+            if spec.id in self.clock_ids:
+                pass  # the clock picture is drawn live: picture faults do not apply to it
+            elif fault in PICTURE_FAULTS or old in PICTURE_FAULTS:
                 await self.gst.call("source", path=f"/{spec.id}/main", file=str(main.path), fps=main.fps)
                 await self.gst.call("source", path=f"/{spec.id}/sub", file=str(sub.path), fps=sub.fps)
             if fault == "ended" or old == "ended":

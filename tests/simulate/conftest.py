@@ -26,3 +26,7 @@ def clean_sim(sim: Simulator) -> Iterator[Simulator]:
     for cam_id, fault in sim.faults().items():
         if fault != "normal":
             sim.fault(cam_id, "normal")
+
+
+# Two roadside cameras: cam-001 draws the live clock, cam-002 loops footage; both replay the last minute.
+clock_sim = simulator_fixture(2, 0, scope="session", clock_cameras=1, playback_minutes=1)
