@@ -60,6 +60,19 @@ def _parse_extra(values: tuple[str, ...]) -> dict[str, Path]:
     "--ready-file", type=click.Path(path_type=Path), default=None, help="Write ports/paths here (JSON)"
 )
 @click.option("--prebuild-faults", is_flag=True, help="Encode every picture-fault variant before serving")
+@click.option(
+    "--clock-cameras",
+    type=click.IntRange(0, 2000),
+    default=0,
+    show_default=True,
+    help="The first N roadside cameras show the wall clock as blocks (live-encoded; tests read it back)",
+)
+@click.option(
+    "--playback-minutes",
+    type=click.FloatRange(0, 24 * 60, min_open=True),
+    default=None,
+    help="Minutes each camera keeps for vendor playback [simulator.playback_minutes]",
+)
 @click.option("--quiet", is_flag=True, help="Do not print the camera list")
 @click.option("--log-level", default="INFO", show_default=True, help="Logging level")
 @click.pass_context
@@ -98,6 +111,8 @@ def _serve(opts: dict[str, Any]) -> None:
         extra_streams=_parse_extra(opts["extra"]),
         ready_file=opts["ready_file"] or opts["out_dir"] / "ready.json",
         prebuild_faults=opts["prebuild_faults"],
+        clock_cameras=opts["clock_cameras"],
+        playback_minutes=pick("playback_minutes", st.playback_minutes),
     )
 
     def on_ready(sim: Any) -> None:

@@ -124,19 +124,13 @@ class Simulator:
             cmd += ["--extra", f"{name}={Path(path).resolve()}"]
         if self.prebuild_faults:
             cmd.append("--prebuild-faults")
+        cmd += ["--clock-cameras", str(self.clock_cameras)]
+        if self.playback_minutes is not None:  # else the child's settings simulator.playback_minutes
+            cmd += ["--playback-minutes", str(self.playback_minutes)]
         return [*cmd, "serve"]
 
     def environment(self) -> dict[str, str]:
-        """The child's environment: clock cameras and playback minutes go through it (camsvc.simulate.server
-        reads them into SimConfig); playback minutes default to settings ``simulator.playback_minutes``."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CAMSVC_SIM_CLOCK_CAMERAS": str(self.clock_cameras)}
-        minutes = self.playback_minutes
-        if minutes is None:
-            from camsvc.config import load_settings
-
-            minutes = load_settings().simulator.playback_minutes
-        env["CAMSVC_SIM_PLAYBACK_MINUTES"] = str(minutes)
-        return env
+        return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     def start(self, timeout_s: float = 300.0) -> Simulator:
         """Start the simulator; block until every camera serves (first run encodes footage: ~10 s)."""

@@ -55,17 +55,9 @@ class SimConfig:
     gst_threads: int = 32
     prebuild_faults: bool = False
     # The first N roadside cameras serve the live-encoded clock picture (camsvc/simulate/clock.py).
-    clock_cameras: int = field(default_factory=lambda: _env_number("CAMSVC_SIM_CLOCK_CAMERAS", 0, int))
+    clock_cameras: int = 0
     # What each camera keeps for vendor playback (settings simulator.playback_minutes).
-    playback_minutes: float = field(
-        default_factory=lambda: _env_number("CAMSVC_SIM_PLAYBACK_MINUTES", 30.0, float)
-    )
-
-
-def _env_number(name: str, default: Any, kind: Any) -> Any:
-    """Options the harness passes to ``camsvc simulate`` through the environment (until the CLI has them)."""
-    value = os.environ.get(name, "").strip()
-    return kind(value) if value else default
+    playback_minutes: float = 30.0
 
 
 class SimError(ValueError):
