@@ -302,12 +302,29 @@ def case_summary(case: Case, clips: int) -> dict[str, Any]:
     }
 
 
-def list_cases(s: Session) -> list[dict[str, Any]]:
+def case_in_scope(s: Session, case: Case, hamlets: Sequence[str] | None, username: str) -> bool:
+    """A user limited to *hamlets* sees a case only when every clip's camera is in them (footage of another
+    hamlet is not theirs to see), or when it is their own case with no clip yet. None: every hamlet."""
+    if not hamlets:
+        return True
+    from camsvc.auth.roles import in_scope
+
+    clips = case_clips(s, int(case.id or 0))
+    if not clips:
+        return case.created_by == username
+    return all(cam is not None and in_scope(hamlets, cam.hamlet) for _, cam in clips)
+
+
+def list_cases(s: Session, hamlets: Sequence[str] | None = None, username: str = "") -> list[dict[str, Any]]:
     counts = dict(
         s.exec(select(CaseClip.case_id, func.count()).group_by(col(CaseClip.case_id))).all()  # type: ignore[arg-type]
     )
     cases = s.exec(select(Case).order_by(col(Case.created_at).desc(), col(Case.id).desc())).all()
-    return [case_summary(c, int(counts.get(c.id or 0, 0))) for c in cases]
+    return [
+        case_summary(c, int(counts.get(c.id or 0, 0)))
+        for c in cases
+        if case_in_scope(s, c, hamlets, username)
+    ]
 
 
 def case_clips(s: Session, case_id: int) -> list[tuple[CaseClip, Camera | None]]:

@@ -223,6 +223,20 @@ def test_scope_limits_cameras(settings: Settings, engine: Engine, recorded: Reco
         r2 = c.post(f"/api/cases/{r.json()['id']}/clips", json=near, headers=h)
         assert r2.status_code == 422 and "no camera" in r2.text
 
+        # a case holding footage of another hamlet is not shown to the scoped officer at all
+        admin = auth.headers(c.app.state.engine, "admin")
+        other = c.post("/api/cases", json={"number": "S/2"}, headers=admin).json()
+        assert c.post(f"/api/cases/{other['id']}/clips", json=body, headers=admin).status_code == 202
+        listed = [x["number"] for x in c.get("/api/cases", headers=h).json()]
+        assert "S/2" not in listed and "S/1" in listed  # their own (empty) case is theirs
+        assert "S/2" in [x["number"] for x in c.get("/api/cases", headers=admin).json()]
+        for path in (f"/api/cases/{other['id']}", f"/api/cases/{other['id']}/exports/1"):
+            assert c.get(path, headers=h).status_code == 404, path
+        assert c.post(f"/api/cases/{other['id']}/export", headers=h).status_code == 404
+        r = getattr(c.app.state, "case_jobs", None)
+        if r is not None:
+            r.stop()
+
 
 def test_interrupted_export_is_marked_failed(api: Any, settings: Settings) -> None:
     from camsvc.cases.jobs import JobRunner

@@ -53,10 +53,18 @@ def _domain(fn: Any, *args: Any, **kw: Any) -> Any:
         raise HTTPException(409, str(exc)) from None
 
 
+def _case(session: SessionDep, subject: Any, case_id: int) -> Any:
+    """The case, when the caller's hamlet scope covers it (else 404, like a camera out of scope)."""
+    case = service.get_case(session, case_id)
+    if not service.case_in_scope(session, case, views.scope_names(subject), subject.username):
+        raise HTTPException(404, f"no case {case_id}")
+    return case
+
+
 @router.get("/cases", dependencies=[require(Action.CASES)])
-def list_cases(request: Request, session: SessionDep) -> list[dict[str, Any]]:
+def list_cases(request: Request, session: SessionDep, subject: CurrentSubject) -> list[dict[str, Any]]:
     jobs.runner_for(request.app.state)  # recovery of interrupted jobs happens on first use
-    return service.list_cases(session)
+    return service.list_cases(session, views.scope_names(subject), subject.username)
 
 
 @router.post("/cases", status_code=201, dependencies=[require(Action.CASES)])
@@ -76,8 +84,8 @@ def create_case(
 
 
 @router.get("/cases/{case_id}", dependencies=[require(Action.CASES)])
-def get_case(case_id: int, session: SessionDep) -> dict[str, Any]:
-    return service.case_detail(session, service.get_case(session, case_id))
+def get_case(case_id: int, session: SessionDep, subject: CurrentSubject) -> dict[str, Any]:
+    return service.case_detail(session, _case(session, subject, case_id))
 
 
 @router.post("/cases/{case_id}/clips", status_code=202, dependencies=[require(Action.CLIPS)])
@@ -89,7 +97,7 @@ def add_clips(
     settings: SettingsDep,
     subject: CurrentSubject,
 ) -> dict[str, Any]:
-    case = service.get_case(session, case_id)
+    case = _case(session, subject, case_id)
     runner = jobs.runner_for(request.app.state)  # before the rows exist: its recovery must not queue them too
     added = _domain(
         service.add_clips,
@@ -116,7 +124,7 @@ def add_clips(
 def export_case(
     case_id: int, request: Request, session: SessionDep, subject: CurrentSubject
 ) -> dict[str, Any]:
-    case = service.get_case(session, case_id)
+    case = _case(session, subject, case_id)
     runner = jobs.runner_for(request.app.state)  # before the job exists: recovery fails 'queued' jobs
     job = _domain(service.new_export, session, case, subject.username)
     session.commit()
@@ -126,15 +134,21 @@ def export_case(
 
 
 @router.get("/cases/{case_id}/exports/{job_id}", dependencies=[require(Action.CLIPS)])
-def get_export(case_id: int, job_id: int, session: SessionDep) -> dict[str, Any]:
+def get_export(case_id: int, job_id: int, session: SessionDep, subject: CurrentSubject) -> dict[str, Any]:
+    _case(session, subject, case_id)
     return service.export_json(service.get_export(session, case_id, job_id))
 
 
 @router.get("/cases/{case_id}/exports/{job_id}/package", dependencies=[require(Action.CLIPS)])
 def download_package(
-    case_id: int, job_id: int, request: Request, session: SessionDep, settings: SettingsDep
+    case_id: int,
+    job_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    subject: CurrentSubject,
 ) -> FileResponse:
-    case = service.get_case(session, case_id)
+    case = _case(session, subject, case_id)
     job = service.get_export(session, case_id, job_id)
     if job.status != "done" or not job.path:
         raise HTTPException(409, f"export {job_id} is {job.status}: no package to download yet")
@@ -155,13 +169,13 @@ def download_package(
 
 @router.post("/cases/{case_id}/close", dependencies=[require(Action.CASES)])
 def close_case(case_id: int, session: SessionDep, subject: CurrentSubject) -> dict[str, Any]:
-    case = _domain(service.close_case, session, service.get_case(session, case_id), subject.username)
+    case = _domain(service.close_case, session, _case(session, subject, case_id), subject.username)
     return service.case_detail(session, case)
 
 
 @router.post("/cases/{case_id}/release", dependencies=[require(Action.EVIDENCE_RELEASE)])
 def release_case(case_id: int, session: SessionDep, subject: CurrentSubject) -> dict[str, Any]:
-    case = _domain(service.release_hold, session, service.get_case(session, case_id), subject.username)
+    case = _domain(service.release_hold, session, _case(session, subject, case_id), subject.username)
     return service.case_detail(session, case)
 
 
