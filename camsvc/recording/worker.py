@@ -10,6 +10,7 @@ Events go back on stdout as JSON lines, each with the session it belongs to: ``r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -34,10 +35,8 @@ def send(event: dict[str, Any]) -> None:
 
 class _EventLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        try:
+        with contextlib.suppress(Exception):  # logging must never raise
             send({"event": "log", "level": record.levelno, "name": record.name, "text": record.getMessage()})
-        except Exception:  # pragma: no cover - logging must never raise
-            pass
 
 
 class _Slot:

@@ -361,7 +361,7 @@ def probe_file(root: Path, rel: str) -> SegmentInfo:
     last_end = 0.0
     with av.open(str(path)) as c:
         video = c.streams.video[0]
-        tb = video.time_base
+        tb = video.time_base or Fraction(1, 90000)
         rate = video.average_rate or video.guessed_rate
         frame_s = float(1 / rate) if rate else DEFAULT_FRAME_S
         codec = video.codec_context.name
