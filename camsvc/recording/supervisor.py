@@ -43,7 +43,13 @@ from camsvc.db import session_scope
 from camsvc.enums import RecordingMode
 from camsvc.models import Camera, CameraSecret, utcnow
 from camsvc.recording.models import RecorderStatus, Segment
-from camsvc.recording.policy import effective_mode, effective_stream, stall_seconds, stream_url
+from camsvc.recording.policy import (
+    effective_mode,
+    effective_stream,
+    recording_root,
+    stall_seconds,
+    stream_url,
+)
 from camsvc.recording.writer import SegmentInfo, parse_relpath, probe_file
 from camsvc.redact import redact_text, with_credentials
 
@@ -175,7 +181,7 @@ class RecorderSupervisor:
         self.settings = settings
         self.rec = settings.recording
         self.engine = engine
-        self.root: Path = settings.recording_dir
+        self.root: Path = recording_root(settings)
         self.stall_s = stall_seconds(self.rec)
         self._events: queue.Queue[tuple[int, int, dict[str, Any]]] = queue.Queue()
         self._workers: dict[int, _Worker] = {}

@@ -114,7 +114,9 @@ class _Segment:
         self.path = root / self.rel
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.out = av.open(str(self.path), "w", format="mp4", options={"movflags": MOVFLAGS})
+            self.out = av.open(
+                str(self.path), "w", format="mp4", options={"movflags": MOVFLAGS, "flush_packets": "1"}
+            )
         except (OSError, av.FFmpegError) as exc:
             raise WriteFailed(f"cannot write {self.rel}: {type(exc).__name__}: {exc}") from None
         try:
