@@ -49,7 +49,9 @@ def camera_timeline(
             size = sum(s.size for s in part if s.start >= s_ and s.end <= e_)
             runs.append({"start": iso(s_), "end": iso(e_), "size": size, "held": flag})
     runs.sort(key=lambda r: str(r["start"]))
-    holes = gaps([(s.start, s.end) for s in rows], start, min(end, dt.datetime.now(dt.UTC)), MERGE_TOLERANCE_S)
+    holes = gaps(
+        [(s.start, s.end) for s in rows], start, min(end, dt.datetime.now(dt.UTC)), MERGE_TOLERANCE_S
+    )
     clips = session.exec(
         select(CaseClip, Case)
         .join(Case, col(Case.id) == col(CaseClip.case_id))

@@ -425,7 +425,7 @@ class RecorderSupervisor:
             if ev.get("last_packet_at"):
                 cam.last_packet_at = dt.datetime.fromisoformat(str(ev["last_packet_at"]))
             cam.dirty = True
-        elif kind == "stopped" and cam.running:
+        elif kind == "stopped" and cam.running and not self._stop.is_set():
             self._fail(cam, str(ev.get("error") or "recorder stopped"), mono, now)
 
     def _on_worker_death(self, slot: int, pid: int, mono: float, now: dt.datetime) -> None:

@@ -129,7 +129,8 @@ class _Segment:
         self.frames = 0
         self.keyframes = 0
 
-    def write(self, packet: Any, dur_s: float) -> None:
+    def write(self, packet: Any, tb_s: float, dur_s: float) -> None:
+        """*tb_s*: the stream's time base as a float (Fraction arithmetic per packet costs CPU)."""
         import av
 
         if self.base is None:
@@ -137,7 +138,7 @@ class _Segment:
         packet.pts -= self.base
         if packet.dts is not None:
             packet.dts -= self.base
-        self.end_pts_s = max(self.end_pts_s, float(packet.pts * packet.time_base) + dur_s)
+        self.end_pts_s = max(self.end_pts_s, packet.pts * tb_s + dur_s)
         packet.stream = self.ostream
         try:
             self.out.mux(packet)
@@ -202,7 +203,7 @@ class Recorder:
         emit: Callable[[dict[str, Any]], None],
         secrets: Iterable[str] = (),
         stop: threading.Event | None = None,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.camera_id = camera_id
         self._url = url
@@ -232,10 +233,15 @@ class Recorder:
     def _record(self) -> None:
         import av
 
+        # Timeouts are FFmpeg's own socket options, not PyAV's ``timeout=`` (an interrupt callback into
+        # Python, taking the GIL many times a second per camera: measured 50 % more CPU per camera).
+        io_us = str(int(self.read_timeout_s * 1e6))
         options = {"analyzeduration": "1000000", "fflags": "nobuffer"}
         if self._url.lower().startswith("rtsp"):
-            options["rtsp_transport"] = "tcp"
-        container = av.open(self._url, options=options, timeout=(self.open_timeout_s, self.read_timeout_s))
+            options.update({"rtsp_transport": "tcp", "timeout": io_us})
+        else:
+            options.update({"rw_timeout": io_us, "timeout": str(int(self.open_timeout_s * 1e6))})
+        container = av.open(self._url, options=options)
         self._seg: _Segment | None = None
         self._prev_end: dt.datetime | None = None
         try:
@@ -257,7 +263,7 @@ class Recorder:
 
     def _close(self, seg: _Segment) -> None:
         assert seg.base is not None
-        start = self._origin + dt.timedelta(seconds=float(seg.base * self._tb))
+        start = _utc(self._origin + seg.base * self._tb)
         if self._prev_end is not None and abs((start - self._prev_end).total_seconds()) < 1.0:
             start = self._prev_end  # the anchor was refined between the two: keep the run contiguous
         info = seg.close(start, self._codec, self._width, self._height)
@@ -265,12 +271,15 @@ class Recorder:
         self.emit(info.as_event())
 
     def _loop(self, container: Any, video: Any) -> None:
-        """Copy packets. The anchor (``origin``: the UTC of pts 0) is the earliest that every packet's
-        arrival allows, ``min(arrival - pts * tb)``: packets buffered while the stream was being opened
-        arrive in a burst and would otherwise place the stream too late. A stream falling behind the wall
-        clock by more than DRIFT_LIMIT_S is re-anchored (forward) at the next keyframe, in a new segment."""
-        tb: Fraction = video.time_base
+        """Copy packets. The anchor (``origin``: the wall clock of pts 0, epoch seconds) is the earliest that
+        every packet's arrival allows, ``min(arrival - pts * tb)``: packets buffered while the stream was
+        being opened arrive in a burst and would otherwise place the stream too late. A stream falling
+        behind the wall clock by more than DRIFT_LIMIT_S is re-anchored (forward) at the next keyframe, in
+        a new segment. Per packet only floats are used (no datetime, no Fraction): this loop runs for every
+        packet of every camera."""
+        tb = float(video.time_base or Fraction(1, 90000))
         self._tb = tb
+        back_limit = int(5 / tb)
         self._codec = video.codec_context.name
         self._width = video.codec_context.width or None
         self._height = video.codec_context.height or None
@@ -286,29 +295,35 @@ class Recorder:
                 "height": self._height,
             }
         )
-        self._origin = dt.datetime.now(dt.UTC)
+        self._origin = self.clock()
         anchored = False
         reanchor = False
         last_pts: int | None = None
         nbytes = 0
         last_beat = 0.0
+        segment_s = self.segment_s
+        stop = self.stop
         for packet in container.demux(video):
-            if self.stop.is_set():
+            if stop.is_set():
                 break
-            if packet.pts is None or packet.size == 0:
+            pts = packet.pts
+            if pts is None or packet.size == 0:
                 continue
             now = self.clock()
             nbytes += packet.size
-            offset = dt.timedelta(seconds=float(packet.pts * tb))
-            if last_pts is not None and packet.pts < last_pts - int(5 / tb):
+            offset = pts * tb
+            if last_pts is None:
+                last_pts = pts
+            elif pts < last_pts - back_limit:
                 log.info("camera %s: stream timestamps went back: re-anchoring", self.camera_id)
                 reanchor = True
-            last_pts = packet.pts if last_pts is None else max(last_pts, packet.pts)
+            elif pts > last_pts:
+                last_pts = pts
             if not anchored:
                 self._origin, anchored = now - offset, True
             elif now - offset < self._origin and not reanchor:
                 self._origin = now - offset  # arrived earlier than the anchor allowed: refine it
-            lag = (now - (self._origin + offset)).total_seconds()
+            lag = now - (self._origin + offset)
             if lag > DRIFT_LIMIT_S and not reanchor:
                 log.info(
                     "camera %s: stream %.1f s behind the wall clock: re-anchoring at the next keyframe",
@@ -318,34 +333,34 @@ class Recorder:
                 reanchor = True
             if packet.is_keyframe:
                 seg = self._seg
-                cut = seg is not None and (
-                    reanchor or float((packet.pts - (seg.base or packet.pts)) * tb) >= self.segment_s
-                )
-                if cut and seg is not None:
+                if seg is not None and (reanchor or (pts - (seg.base or pts)) * tb >= segment_s):
                     self._seg = None
                     self._close(seg)
                 if reanchor:
-                    self._origin, reanchor = now - offset, False
+                    self._origin, reanchor, last_pts = now - offset, False, pts
                     self._prev_end = None
                 if self._seg is None:
-                    utc = self._origin + offset
-                    self._seg = _Segment(self.root, self.camera_id, self.stream, utc, video)
+                    self._seg = _Segment(
+                        self.root, self.camera_id, self.stream, _utc(self._origin + offset), video
+                    )
             if self._seg is None:
                 continue  # waiting for the first keyframe
-            dur = float(packet.duration * tb) if packet.duration else frame_s
-            self._seg.write(packet, dur)
-            mono = time.monotonic()
-            if mono - last_beat >= HEARTBEAT_S:
-                last_beat = mono
+            self._seg.write(packet, tb, packet.duration * tb if packet.duration else frame_s)
+            if now - last_beat >= HEARTBEAT_S:
+                last_beat = now
                 self.emit(
                     {
                         "event": "status",
                         "camera_id": self.camera_id,
                         "state": "recording",
-                        "last_packet_at": now.isoformat(),
+                        "last_packet_at": _utc(now).isoformat(),
                         "bytes": nbytes,
                     }
                 )
+
+
+def _utc(epoch_s: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC)
 
 
 def probe_file(root: Path, rel: str) -> SegmentInfo:
