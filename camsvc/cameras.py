@@ -519,7 +519,9 @@ def validate_rows(
         rm = fold(str(r.get("recording_mode") or ""))
         if rm:
             if rm in ("continuous", "off"):
-                out["recording_mode"] = rm
+                from camsvc.enums import RecordingMode
+
+                out["recording_mode"] = RecordingMode(rm)
             else:
                 errs.append(RowError(n, "recording_mode", f"not continuous/off: {r.get('recording_mode')!r}"))
         rs = fold(str(r.get("recording_stream") or ""))

@@ -98,3 +98,18 @@ def test_storage(client: Any) -> None:
     assert body["write_errors"] == 0
     assert body["cameras"][0]["camera_id"] == "r1" and body["cameras"][0]["name"] == "Road 1"
     assert body["cameras"][0]["days_kept"] is not None
+
+
+def test_hamlet_scope_applies(client: Any) -> None:
+    from camsvc.auth.bootstrap import ensure_user
+    from tests.utils.auth import PASSWORD, headers
+
+    seed(client)
+    engine = client.app.state.engine
+    with session_scope(engine) as s:
+        ensure_user(s, "scoped", "viewer", password=PASSWORD, hamlets=("Đông Hải",))
+    h = headers(engine, "viewer", "scoped")
+    assert client.get("/api/cameras/r1/recording", headers=h).status_code == 404
+    body = client.get("/api/recording/storage", headers=h).json()
+    assert body["cameras"] == []
+    assert client.get("/api/recording/storage", headers=headers(engine, "viewer")).json()["cameras"]
