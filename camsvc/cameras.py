@@ -73,6 +73,9 @@ COLUMNS = [
     "notes",
     "installed_on",
     "upstream",
+    "recording_mode",
+    "recording_stream",
+    "retention_days",
 ]
 URL_FIELDS = ("main_url", "sub_url", "snapshot_url")
 REQUIRED = ("id", "kind")
@@ -513,6 +516,28 @@ def validate_rows(
                     out[flag] = False
                 else:
                     errs.append(RowError(n, flag, f"not true/false: {en!r}"))
+        rm = fold(str(r.get("recording_mode") or ""))
+        if rm:
+            if rm in ("continuous", "off"):
+                from camsvc.enums import RecordingMode
+
+                out["recording_mode"] = RecordingMode(rm)
+            else:
+                errs.append(RowError(n, "recording_mode", f"not continuous/off: {r.get('recording_mode')!r}"))
+        rs = fold(str(r.get("recording_stream") or ""))
+        if rs:
+            if rs in ("main", "sub"):
+                out["recording_stream"] = rs
+            else:
+                errs.append(RowError(n, "recording_stream", f"not main/sub: {r.get('recording_stream')!r}"))
+        rd = str(r.get("retention_days") if r.get("retention_days") is not None else "").strip()
+        if rd:
+            try:
+                out["retention_days"] = float(rd)
+                if not 0 < out["retention_days"] <= 3650:
+                    raise ValueError
+            except ValueError:
+                errs.append(RowError(n, "retention_days", f"not a number of days (0-3650]: {rd!r}"))
         inst = r.get("installed_on", "")
         if isinstance(inst, dt.date):
             out["installed_on"] = inst
@@ -556,6 +581,8 @@ def import_cameras(
         fields = {k: v for k, v in r.items() if k in Camera.model_fields and k != "id"}
         fields.setdefault("check_interval_s", None)
         fields.setdefault("installed_on", None)
+        for f in ("recording_mode", "recording_stream", "retention_days"):
+            fields.setdefault(f, None)
         secret = session.get(CameraSecret, cam.id)
         secret_changed = ("username" in r and (secret is None or secret.username != r["username"])) or (
             "password" in r and (secret is None or secret.password != r["password"])

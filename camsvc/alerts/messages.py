@@ -39,6 +39,7 @@ CAUSES: dict[str, tuple[str, str]] = {
     "bright": ("hình quá sáng, bị chói", "picture washed out (too bright)"),
     "overexposed": ("hình quá sáng, bị chói", "picture washed out (too bright)"),
     "frozen": ("hình bị đứng, không thay đổi", "picture frozen"),
+    "not_recording": ("hình vẫn xem được nhưng không được ghi lại", "live picture fine but not recording"),
     "blurred": ("hình bị mờ (mất nét hoặc ống kính bẩn)", "picture blurred (out of focus or dirty lens)"),
     "blur": ("hình bị mờ (mất nét hoặc ống kính bẩn)", "picture blurred (out of focus or dirty lens)"),
     "blurry": ("hình bị mờ (mất nét hoặc ống kính bẩn)", "picture blurred (out of focus or dirty lens)"),

@@ -13,6 +13,7 @@ _BENCHES = {
     "alerts": "camsvc.bench.alerts:alerts",
     "simulator": "camsvc.cli.simulate:bench_cmd",
     "web": "camsvc.bench.web:web",
+    "record": "camsvc.bench.record:record",
 }
 
 

@@ -70,16 +70,42 @@ class CheckProcessor:
             th = thresholds_for(cam.kind, self.settings.picture_thresholds, cam.picture_thresholds)
             picture = analyse(status, result, hour=hour, at=at, thresholds=th)
             window = in_maintenance(windows or [], cam, at, self.settings.timezone)
-            check = _check_row(cam, result, at, picture.metrics, picture.faults)
+            faults = list(picture.faults)
+            if result.ok and self._not_recording(session, cam.id, at):
+                faults.append("not_recording")  # after the picture faults: a bad picture names the cause
+            check = _check_row(cam, result, at, picture.metrics, faults)
             obs = Observation(
                 at=at,
                 ok=result.ok,
                 error=result.error.value if result.error else None,
                 detail=result.detail,
-                faults=tuple(picture.faults),
+                faults=tuple(faults),
                 in_maintenance=window is not None,
             )
             return record_check(session, check, obs, self.thresholds, thumbnail_jpeg=result.thumbnail_jpeg)
+
+    def _not_recording(self, session: Session, camera_id: str, at: dt.datetime) -> bool:
+        """The camera should be recorded and its recorder wrote no new segment within the stall window
+        (docs/recording.md)."""
+        rec = self.settings.recording
+        if not rec.enabled:
+            return False
+        from camsvc.enums import RecordingMode
+        from camsvc.models import Camera
+        from camsvc.recording.health import recording_fault
+        from camsvc.recording.models import RecorderStatus
+        from camsvc.recording.policy import effective_mode, effective_stream, stall_seconds, stream_url
+
+        camera = session.get(Camera, camera_id)
+        if camera is None:
+            return False
+        expected = effective_mode(camera, self.settings) == RecordingMode.CONTINUOUS and bool(
+            stream_url(camera, effective_stream(camera, self.settings))
+        )
+        if not expected:
+            return False
+        status = session.get(RecorderStatus, camera_id)
+        return recording_fault(expected, status, at, stall_seconds(rec))
 
 
 def _check_row(

@@ -1,6 +1,7 @@
-"""The runtime of one service process: probe pool, check scheduler and alert dispatcher.
+"""The runtime of one service process: probe pool, check scheduler, recorders and alert dispatcher.
 
-Started by the app's lifespan in order (pool, scheduler, alerts) and stopped in reverse. Only the process
+Started by the app's lifespan in order (pool, scheduler, recorders and their retention, alerts) and
+stopped with the recorders first (each closes its segment), then the rest in reverse. Only the process
 holding the leader lock runs them; other API workers serve requests only.
 """
 
@@ -28,6 +29,8 @@ class Runtime:
         self.pool: Any = None
         self.scheduler: Any = None
         self.alerts: Any = None
+        self.recorders: Any = None
+        self.retention: Any = None
 
     def start(self) -> None:
         if not self.settings.run_scheduler:
@@ -45,13 +48,32 @@ class Runtime:
         self.pool.start()
         self.scheduler = CheckScheduler(self.settings, self.engine, self.pool, self.metrics)
         self.scheduler.start()
+        if self.settings.recording.enabled:
+            self._start_recording()
         from camsvc.alerts.runtime import AlertRuntime
 
         self.alerts = AlertRuntime(self.settings, self.engine)
         self.alerts.start()
 
+    def _start_recording(self) -> None:
+        from camsvc.recording.retention import RetentionWorker
+        from camsvc.recording.supervisor import RecorderSupervisor
+
+        try:
+            self.recorders = RecorderSupervisor(self.settings, self.engine)
+            self.recorders.start()
+            self.retention = RetentionWorker(self.settings, self.engine)
+            self.retention.start()
+        except Exception:  # checks and alerts must run even when recording cannot
+            log.exception("recording could not start")
+
     def stop(self) -> None:
-        for name, part in (("alerts", self.alerts), ("scheduler", self.scheduler)):
+        for name, part in (
+            ("recorders", self.recorders),
+            ("retention", self.retention),
+            ("alerts", self.alerts),
+            ("scheduler", self.scheduler),
+        ):
             if part is not None:
                 try:
                     part.stop(5.0)
@@ -67,6 +89,8 @@ class Runtime:
     def registry_changed(self) -> None:
         if self.scheduler is not None:
             self.scheduler.registry_changed()
+        if self.recorders is not None:
+            self.recorders.registry_changed()
 
     def pool_stats(self) -> dict[str, float]:
         if self.pool is None:

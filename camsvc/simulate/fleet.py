@@ -22,8 +22,10 @@ import yaml
 
 from camsvc.cameras import COLUMNS as REGISTRY_COLUMNS
 
-# The registry's import columns, less `upstream` (the simulated fleet does not model shared switches).
-FLEET_COLUMNS: tuple[str, ...] = tuple(c for c in REGISTRY_COLUMNS if c != "upstream")
+# The registry's import columns, less `upstream` (the simulated fleet does not model shared switches) and
+# the recording columns (empty in a fleet file: each camera takes its kind's recording defaults).
+_NOT_IN_FLEET = ("upstream", "recording_mode", "recording_stream", "retention_days")
+FLEET_COLUMNS: tuple[str, ...] = tuple(c for c in REGISTRY_COLUMNS if c not in _NOT_IN_FLEET)
 
 COMMUNE = "xã Diễn Bích, huyện Diễn Châu, Nghệ An"
 # The commune's extent (south, west, north, east); every camera stands inside it.
