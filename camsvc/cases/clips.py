@@ -42,6 +42,7 @@ from camsvc import timefmt
 from camsvc.cases.models import CaseClip
 from camsvc.config import Settings
 from camsvc.models import Camera, CameraSecret, utcnow
+from camsvc.recording.index import gaps, segments_between
 from camsvc.recording.models import Segment
 from camsvc.redact import redact_text, redact_url, with_credentials
 
@@ -80,47 +81,6 @@ def _secs(td: dt.timedelta) -> Fraction:
 
 def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def gaps(
-    intervals: Sequence[tuple[dt.datetime, dt.datetime]],
-    start: dt.datetime,
-    end: dt.datetime,
-    tolerance_s: float = GAP_TOLERANCE_S,
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The parts of [start, end) no interval covers, holes shorter than *tolerance_s* ignored.
-
-    NOTE: CONTRACTS names ``camsvc.recording.index.gaps`` (owner: rec) for this; until it lands this private
-    copy has the same signature, and the lead will switch the import."""
-    tol = dt.timedelta(seconds=tolerance_s)
-    out: list[tuple[dt.datetime, dt.datetime]] = []
-    cursor = start
-    for a, b in sorted(intervals):
-        if b <= cursor:
-            continue
-        if a >= end:
-            break
-        if a - cursor > tol:
-            out.append((cursor, a))
-        cursor = max(cursor, b)
-        if cursor >= end:
-            break
-    if end - cursor > tol:
-        out.append((cursor, end))
-    return out
-
-
-def segments_between(session: Session, camera_id: str, start: dt.datetime, end: dt.datetime) -> list[Segment]:
-    """Segments of the camera overlapping [start, end), ordered by start.
-
-    NOTE: CONTRACTS names ``camsvc.recording.index.segments_between`` (owner: rec); this private copy has the
-    same signature until it lands."""
-    q = (
-        select(Segment)
-        .where(Segment.camera_id == camera_id, col(Segment.start) < end, col(Segment.end) > start)
-        .order_by(col(Segment.start))
-    )
-    return list(session.exec(q).all())
 
 
 def _fmt_time(t: dt.datetime, fmt: str, clock: str) -> str:

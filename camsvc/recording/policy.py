@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from camsvc.enums import CameraKind, RecordingMode
@@ -72,14 +71,3 @@ def stall_seconds(recording: Any) -> float:
 
 def _recording(settings: Any) -> Any:
     return getattr(settings, "recording", settings)
-
-
-def recording_root(settings: Any) -> Path:
-    """Where segments live: ``recording.dir``, else ``data_dir/recordings``.
-
-    (Same as ``Settings.recording_dir``, which returns None when the setting is empty: reported to be
-    fixed in config.py; use this meanwhile.)"""
-    d = settings.recording.dir
-    if d is None or str(d) in ("", "."):
-        return Path(settings.data_dir) / "recordings"
-    return Path(d)

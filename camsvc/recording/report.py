@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from camsvc.models import Camera
 from camsvc.recording.index import gaps, held_ids, merge, segments_between, usage
 from camsvc.recording.models import RecorderStatus
-from camsvc.recording.policy import effective_mode, effective_stream, recording_root
+from camsvc.recording.policy import effective_mode, effective_stream
 from camsvc.recording.retention import disk_usage, floor_bytes
 
 MERGE_TOLERANCE_S = 1.0
@@ -80,7 +80,7 @@ def camera_timeline(
 
 def storage(session: Session, settings: Any, camera_ids: list[str] | None = None) -> dict[str, Any]:
     """CONTRACTS ``GET /api/recording/storage``. ``camera_ids`` limits the per-camera list (scope)."""
-    root = recording_root(settings)
+    root = settings.recording_dir
     total, free = disk_usage(root)
     rec = settings.recording
     floor = floor_bytes(total, rec.min_free_bytes, rec.min_free_fraction)

@@ -115,10 +115,10 @@ def cleanup_pass(
     from camsvc.models import Camera
     from camsvc.recording.index import held_ids
     from camsvc.recording.models import Segment
-    from camsvc.recording.policy import recording_root, retention_days
+    from camsvc.recording.policy import retention_days
 
     now = now or dt.datetime.now(dt.UTC)
-    root = recording_root(settings)
+    root = settings.recording_dir
     total, free = disk if disk is not None else disk_usage(root)
     rec = settings.recording
     floor = floor_bytes(total, rec.min_free_bytes, rec.min_free_fraction)

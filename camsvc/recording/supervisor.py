@@ -46,7 +46,6 @@ from camsvc.recording.models import RecorderStatus, Segment
 from camsvc.recording.policy import (
     effective_mode,
     effective_stream,
-    recording_root,
     stall_seconds,
     stream_url,
 )
@@ -181,7 +180,7 @@ class RecorderSupervisor:
         self.settings = settings
         self.rec = settings.recording
         self.engine = engine
-        self.root: Path = recording_root(settings)
+        self.root: Path = settings.recording_dir
         self.stall_s = stall_seconds(self.rec)
         self._events: queue.Queue[tuple[int, int, dict[str, Any]]] = queue.Queue()
         self._workers: dict[int, _Worker] = {}

@@ -26,26 +26,6 @@ def s(sec: float) -> dt.datetime:
     return T + dt.timedelta(seconds=sec)
 
 
-@pytest.mark.parametrize(
-    ("intervals", "start", "end", "want"),
-    [
-        ([], 0, 10, [(0, 10)]),
-        ([(0, 10)], 0, 10, []),
-        ([(0, 10)], 2, 8, []),
-        ([(0, 4), (6, 10)], 0, 10, [(4, 6)]),
-        ([(0, 4), (4.5, 10)], 0, 10, []),  # under the tolerance
-        ([(3, 10)], 0, 10, [(0, 3)]),
-        ([(0, 7)], 0, 10, [(7, 10)]),
-        ([(6, 10), (0, 4)], 0, 10, [(4, 6)]),  # unordered
-        ([(0, 5), (1, 3), (7, 12)], 0, 10, [(5, 7)]),  # nested
-        ([(-5, 2), (20, 30)], 0, 10, [(2, 10)]),
-    ],
-)
-def test_gaps(intervals: list, start: float, end: float, want: list) -> None:
-    got = clips.gaps([(s(a), s(b)) for a, b in intervals], s(start), s(end), tolerance_s=1.0)
-    assert got == [(s(a), s(b)) for a, b in want]
-
-
 def _cam(vendor: str, url: str = "rtsp://10.0.0.5:8554/Streaming/Channels/101") -> Camera:
     return Camera(id="h1", name="h1", kind="household", vendor=vendor, main_url=url)
 

@@ -25,7 +25,6 @@ from camsvc.config import Settings
 from camsvc.db import session_scope
 from camsvc.recording.index import gaps, segments_between
 from camsvc.recording.models import RecorderStatus, Segment
-from camsvc.recording.policy import recording_root
 from camsvc.recording.retention import cleanup_pass
 from camsvc.recording.supervisor import RecorderSupervisor
 from camsvc.simulate.harness import Simulator
@@ -211,8 +210,8 @@ def test_retention_and_floor_never_delete_held(
     assert held_seg.path in {s.path for s in left}
     assert all(s.start > rows[-1].start or s.path == held_seg.path for s in left)
     for p in result.deleted:
-        assert not (recording_root(rec_settings) / p).exists()
-    assert (recording_root(rec_settings) / held_seg.path).exists()
+        assert not (rec_settings.recording_dir / p).exists()
+    assert (rec_settings.recording_dir / held_seg.path).exists()
     # disk pressure: a floor larger than any disk cannot be kept; everything unheld goes, held stays
     wait_for(lambda: len(segs(rec_engine, "cam-002")) >= 3, 60, "new segments of cam-002")
     huge = rec_settings.model_copy(
@@ -222,7 +221,7 @@ def test_retention_and_floor_never_delete_held(
     assert result.floor_unmet and result.by_pressure >= 2 and result.by_retention == 0
     left_all = [s.path for s in segs(rec_engine, "cam-002")] + [s.path for s in segs(rec_engine)]
     assert left_all == [held_seg.path] or set(left_all) - {held_seg.path} <= _just_closed(rec_engine, result)
-    assert (recording_root(rec_settings) / held_seg.path).exists()
+    assert (rec_settings.recording_dir / held_seg.path).exists()
     # released: the next pass may delete it
     with session_scope(rec_engine) as s:
         for c in s.exec(select(Case)):
