@@ -240,6 +240,12 @@ class PlaybackFeeder:
         self.timer = 0
         self.fast = True
         self.on_stop: list = []
+        # Until the client's PLAY only the first keyframe is pushed (the media needs it to learn its caps while
+        # DESCRIBE prepares it). Whether that one reaches the client depends on how soon PLAY follows (a slow
+        # client lost it and began at the next keyframe), so at PLAY the replay starts again from the first
+        # keyframe: a client may see that keyframe twice, never a replay starting late.
+        self.playing = False
+        self.primed = False
         if isinstance(source, LiveMount):
             self.fps = source.fps
             seq = source.ring.key_at_or_before(start_ms)
@@ -255,6 +261,12 @@ class PlaybackFeeder:
 
     def start(self) -> None:
         self.schedule()  # first pushes every 20 ms until the pipeline takes them, then at the frame rate
+
+    def play(self) -> None:
+        """The client sent PLAY: replay from the first keyframe at the frame rate."""
+        if not self.playing:
+            self.playing = True
+            self.pos = self.start_pos
 
     def schedule(self) -> None:
         interval = 20 if self.fast else max(1, int(round(1000.0 / self.fps)))
@@ -284,6 +296,8 @@ class PlaybackFeeder:
         if self.done:
             self.timer = 0
             return False
+        if self.primed and not self.playing:
+            return True  # the caps are known; wait for PLAY
         frame = self._frame()
         if frame is not None:  # None: caught up with a live source, wait for its next frame
             wall_ms, au = frame
@@ -296,7 +310,8 @@ class PlaybackFeeder:
             else:
                 refused = False
                 self.pos += 1
-                if wall_ms >= self.end_ms:
+                self.primed = True
+                if wall_ms >= self.end_ms and self.playing:
                     self.appsrc.emit("end-of-stream")
                     self.timer = 0
                     self.stop()
@@ -460,7 +475,12 @@ class Server:
             feeder.stop()
             self._remove_playback(path)
 
+        def new_state(_media, state) -> None:
+            if state == Gst.State.PLAYING:
+                feeder.play()
+
         media.connect("unprepared", unprepared)
+        media.connect("new-state", new_state)
         feeder.start()
 
     def _expire_playback(self, path: str) -> bool:
