@@ -14,9 +14,9 @@ workers' PSS over the cameras they host), segments written vs expected and gaps 
 ffmpeg: seconds covered by its files vs the window). Prints a table and writes
 ``bench-results/record.json``.
 
-Hook for the export/verify parts (another helper): :data:`AFTER_RECORDING` — functions called with the
-:class:`RecordRun` of the last stream while its recordings and index still exist; each returns a dict
-merged into the JSON under its name.
+Then the phases in :data:`AFTER_RECORDING` run on the last stream's recordings while they still exist,
+each returning a dict merged into the JSON under its name: ``export`` (camsvc/bench/evidence.py) exports the
+window from 3 cameras as a signed package and verifies it (seconds, projected 10-minute time, MB/s).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class RecordRun:
     results: dict[str, Any] = field(default_factory=dict)
 
 
-# Export/verify phases register here: name -> function(run) -> dict of numbers (merged into the JSON).
+# Phases after recording: name -> function(run) -> dict of numbers (merged into the JSON).
 AFTER_RECORDING: dict[str, Callable[[RecordRun], dict[str, Any]]] = {}
 
 
@@ -91,7 +91,9 @@ def _covered_s(files: list[Path]) -> float:
     return total
 
 
-def _round(sim: Any, stream: str, n: int, seconds: float, work: Path) -> tuple[dict[str, Any], RecordRun]:
+def _round(
+    sim: Any, stream: str, n: int, seconds: float, work: Path, baseline: bool = True
+) -> tuple[dict[str, Any], RecordRun]:
     from sqlmodel import Session, col, select
 
     from camsvc.config import Settings
@@ -114,7 +116,7 @@ def _round(sim: Any, stream: str, n: int, seconds: float, work: Path) -> tuple[d
     exe = _ffmpeg_exe()
     sup.start()
     try:
-        for cid in cams:
+        for cid in cams if baseline else []:
             d = ff_dir / cid
             d.mkdir(parents=True, exist_ok=True)
             ffmpegs.append(
@@ -233,7 +235,13 @@ def _round(sim: Any, stream: str, n: int, seconds: float, work: Path) -> tuple[d
     help="Which stream is recorded (both: main, then sub)",
 )
 @click.option("--keep", is_flag=True, help="Keep the recordings (printed path) instead of deleting them")
-def record(n: int, seconds: float, streams: str, keep: bool) -> None:
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Also record every camera with one plain ffmpeg each (off: camsvc alone, e.g. all 240 cameras)",
+)
+def record(n: int, seconds: float, streams: str, keep: bool, baseline: bool) -> None:
     """camsvc's recorder vs one plain ffmpeg per camera: CPU and PSS per camera, segments and gaps."""
     from camsvc.simulate.harness import Simulator
 
@@ -245,10 +253,12 @@ def record(n: int, seconds: float, streams: str, keep: bool) -> None:
             runs: list[RecordRun] = []
             for stream in ["main", "sub"] if streams == "both" else [streams]:
                 click.echo(f"recording {n} cameras ({stream}) for {seconds:.0f} s with camsvc and ffmpeg ...")
-                res, run = _round(sim, stream, n, seconds, work)
+                res, run = _round(sim, stream, n, seconds, work, baseline)
                 runs.append(run)
                 out["rounds"].append(res)
             if run is not None:
+                from camsvc.bench import evidence  # noqa: F401  (registers its phase)
+
                 for name, phase in AFTER_RECORDING.items():
                     out["after"][name] = phase(run)
             for r in runs:
@@ -286,5 +296,15 @@ def record(n: int, seconds: float, streams: str, keep: bool) -> None:
             ]
         )
     click.echo(table(rows))
+    ex = out["after"].get("export")
+    if ex and "error" not in ex:
+        click.echo(
+            f"export {ex['cameras']} cameras x {ex['minutes']:.1f} min ({ex['package_mb']} MB): clips "
+            f"{ex['clips_s']} s + package {ex['package_s']} s = {ex['export_s']} s "
+            f"(10 min x 3 cameras projected: {ex['projected_10min_3cam_s']} s); verify "
+            f"{'ok' if ex['verify_ok'] else 'FAILED'} at {ex['verify_mb_s']} MB/s"
+        )
+    elif ex:
+        click.echo(f"export failed: {ex['error']}")
     path = write_json("record", out)
     click.echo(f"wrote {path}")
