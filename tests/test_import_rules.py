@@ -28,6 +28,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "camsvc.picture.baseline": PURE,
     "camsvc.picture.views": PURE,
     "camsvc.picture.judge": PURE,
+    "camsvc.recording.policy": PURE,
+    "camsvc.recording.health": PURE,
+    "camsvc.cases.verify": ("camsvc.db", "camsvc.models", "sqlmodel"),  # runs on a package, no database
 }
 
 CLOCK_CALLS = {"now", "utcnow", "today"}  # on datetime / date

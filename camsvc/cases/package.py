@@ -1,7 +1,7 @@
 """The evidence package: a zip of the case's clips, ``manifest.json``, its Ed25519 signature
 ``manifest.sig`` (base64), ``public_key.pem``, a printable bilingual ``manifest.html`` and ``README.txt``.
 
-Layout (docs/recording-package.md)::
+Layout (docs/recording.md)::
 
     manifest.json     what is in the package (case, clips, every file's sha256 and size), signed
     manifest.sig      base64 Ed25519 signature over the exact bytes of manifest.json
