@@ -145,9 +145,14 @@ def add_clips(
     near: dict[str, Any] | None = None,
     scope: Any = None,
     camera_check: Callable[[str], Camera] | None = None,
+    may_view: Callable[[Camera], bool] | None = None,
+    skipped: list[dict[str, str]] | None = None,
     now: dt.datetime | None = None,
 ) -> list[CaseClip]:
-    """One pending clip per camera (materialised in the background by the job runner)."""
+    """One pending clip per camera (materialised in the background by the job runner).
+
+    *camera_check* vets a camera named by id (raising refuses the request); *may_view* filters the cameras
+    found near a point, each one left out is appended to *skipped* with the reason."""
     if case.status != "open":
         raise CaseConflict(f"case {case.number} is {case.status}: no clips can be added")
     t_start, t_end = parse_time(start, "start"), parse_time(end, "end")
@@ -177,7 +182,17 @@ def add_clips(
             raise CaseInputError("near: lat/lon out of range")
         if not 0 < radius <= 50_000:
             raise CaseInputError("near.radius_m: must be above 0 and at most 50000")
-        cams = [c for c, _ in cameras_near(s, lat, lon, radius, scope)]
+        cams = []
+        for c, _ in cameras_near(s, lat, lon, radius, scope):
+            if may_view is None or may_view(c):
+                cams.append(c)
+            elif skipped is not None:
+                skipped.append(
+                    {
+                        "camera_id": c.id,
+                        "reason": "your role may not see this camera's pictures (owner consent)",
+                    }
+                )
         if not cams:
             raise CaseInputError(f"near: no camera within {radius:.0f} m of {lat:.5f}, {lon:.5f}")
     if len(cams) > settings.cases.max_cameras:

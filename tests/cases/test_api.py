@@ -136,6 +136,18 @@ def test_clips_export_download_close_release(api: Any, settings: Settings, recor
                 latitude=21.0005,
                 longitude=105.8,
                 main_url="rtsp://127.0.0.1:9/x",
+                owner_consent=True,
+            )
+        )
+        s.add(  # its neighbour did not consent: its footage is not the officer's to pull
+            Camera(
+                id="hh-private",
+                name="nhà ông C",
+                kind="household",
+                vendor="Imou",
+                latitude=21.0006,
+                longitude=105.8,
+                main_url="rtsp://127.0.0.1:9/y",
             )
         )
     body = {
@@ -146,6 +158,10 @@ def test_clips_export_download_close_release(api: Any, settings: Settings, recor
     r = api.post(f"/api/cases/{cid}/clips", json=body, headers=h)
     assert r.status_code == 202, r.text
     assert [c["camera_id"] for c in r.json()["clips"]] == [recorded.camera_id, "hh-near"]
+    assert [x["camera_id"] for x in r.json()["skipped"]] == ["hh-private"]
+    named = {**body, "near": None, "camera_ids": ["hh-private"]}
+    del named["near"]
+    assert api.post(f"/api/cases/{cid}/clips", json=named, headers=h).status_code == 403
 
     def clips() -> list[dict]:
         return list(api.get(f"/api/cases/{cid}", headers=h).json()["clips"])

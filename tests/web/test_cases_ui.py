@@ -76,7 +76,8 @@ def cd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseDash]:
         cams = {c.id: c for c in s.exec(select(Camera)).all()}
     usable = [c for c in cams.values() if c.enabled and c.latitude is not None]
     roadside = next(c for c in usable if c.kind == CameraKind.ROADSIDE)
-    household = next(c for c in usable if c.kind == CameraKind.HOUSEHOLD)
+    # footage is pictures: an officer pulls household footage only with the owner's consent
+    household = next(c for c in usable if c.kind == CameraKind.HOUSEHOLD and c.owner_consent)
     # the runtime runs: clips are materialised and exports built in the background, as in `camsvc serve`
     with LiveServer(create_app(settings, start_runtime=True)) as srv:
         probe = httpx.get(f"{srv.url}/api/cases", headers=headers(engine, "officer"), timeout=10)

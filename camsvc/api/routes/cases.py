@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.auth import audit_http, views
 from camsvc.auth.http import CurrentSubject, require
-from camsvc.auth.roles import Action
+from camsvc.auth.roles import Action, may_see_picture
 from camsvc.cases import jobs, service, signing
 from camsvc.cases.service import CaseConflict, CaseInputError
 from camsvc.models import Camera
@@ -99,6 +99,7 @@ def add_clips(
 ) -> dict[str, Any]:
     case = _case(session, subject, case_id)
     runner = jobs.runner_for(request.app.state)  # before the rows exist: its recovery must not queue them too
+    skipped: list[dict[str, str]] = []
     added = _domain(
         service.add_clips,
         session,
@@ -110,14 +111,20 @@ def add_clips(
         camera_ids=body.camera_ids,
         near=body.near.model_dump() if body.near else None,
         scope=views.scope_condition(session, subject),
-        camera_check=lambda cid: views.camera_or_404(session, subject, cid),
+        # footage is pictures: the same rule as viewing them (household needs the owner's consent, or an admin)
+        camera_check=lambda cid: views.picture_or_403(session, subject, cid),
+        may_view=lambda cam: may_see_picture(subject, cam.kind, cam.hamlet, bool(cam.owner_consent)),
+        skipped=skipped,
     )
     session.commit()  # the background job reads the rows
     for clip in added:
         runner.submit_clip(int(clip.id or 0))
     audit_http.note(request, clips=[c.id for c in added], cameras=[c.camera_id for c in added])
     cams = {c.camera_id: session.get(Camera, c.camera_id) for c in added}
-    return {"clips": [service.clip_json(c, getattr(cams[c.camera_id], "name", None)) for c in added]}
+    return {
+        "clips": [service.clip_json(c, getattr(cams[c.camera_id], "name", None)) for c in added],
+        "skipped": skipped,
+    }
 
 
 @router.post("/cases/{case_id}/export", status_code=202, dependencies=[require(Action.CLIPS)])

@@ -165,10 +165,13 @@
           body: JSON.stringify(body),
         });
         const clips = (res.body && res.body.clips) || [];
+        const skipped = (res.body && res.body.skipped) || [];
         const c = cases.find((x) => String(x.id) === String(caseId));
         msg.className = "cf-msg small ok";
+        const done = CS.t("clip.done", { n: clips.length, case: c ? c.number : caseId });
+        const left = skipped.length ? " " + CS.t("clip.skipped", { n: skipped.length }) : "";
         msg.replaceChildren(
-          document.createTextNode(CS.t("clip.done", { n: clips.length, case: c ? c.number : caseId }) + " "),
+          document.createTextNode(done + left + " "),
           h("a", { href: "/cases?case=" + CS.enc(caseId), class: "cf-open", text: CS.t("clip.open_case") })
         );
       } catch (err) {
