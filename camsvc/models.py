@@ -76,7 +76,10 @@ class CameraBase(SQLModel):
     )
     recording_mode: RecordingMode | None = Field(
         default=None,
-        sa_type=sa.String(20),  # the value ("continuous"), so a new mode needs no migration
+        # stored as its value ("continuous") in a VARCHAR, so a new mode needs no migration
+        sa_type=sa.Enum(
+            RecordingMode, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+        ),
         description="continuous or off; empty: the kind's default (roadside continuous, household off)",
     )
     recording_stream: str | None = Field(
