@@ -92,7 +92,13 @@ def _covered_s(files: list[Path]) -> float:
 
 
 def _round(
-    sim: Any, stream: str, n: int, seconds: float, work: Path, baseline: bool = True
+    sim: Any,
+    stream: str,
+    n: int,
+    seconds: float,
+    work: Path,
+    baseline: bool = True,
+    segment_s: float = SEGMENT_S,
 ) -> tuple[dict[str, Any], RecordRun]:
     from sqlmodel import Session, col, select
 
@@ -107,7 +113,7 @@ def _round(
     import_fleet(data, sim.fleet_csv, recording_stream=stream)
     settings = Settings(
         data_dir=data,
-        recording={"segment_s": SEGMENT_S, "min_free_bytes": 0, "min_free_fraction": 0},
+        recording={"segment_s": segment_s, "min_free_bytes": 0, "min_free_fraction": 0},
     )
     engine = make_engine(settings.db_url, settings.data_dir)
     sup = RecorderSupervisor(settings, engine)
@@ -136,7 +142,7 @@ def _round(
                         "-f",
                         "segment",
                         "-segment_time",
-                        str(int(SEGMENT_S)),
+                        str(int(segment_s)),
                         "-reset_timestamps",
                         "1",
                         str(d / "%05d.mp4"),
@@ -174,7 +180,7 @@ def _round(
             except subprocess.TimeoutExpired:
                 p.kill()
         sup.stop(15)
-    expected = int(elapsed // SEGMENT_S)
+    expected = int(elapsed // segment_s)
     with Session(engine) as s:
         rows = list(
             s.exec(
@@ -199,7 +205,7 @@ def _round(
         "stream": stream,
         "cameras": n,
         "seconds": round(elapsed, 1),
-        "segment_s": SEGMENT_S,
+        "segment_s": segment_s,
         "camsvc": {
             "cpu_pct_per_camera": round(100 * cpu_c / elapsed / n, 3),
             "pss_mb_per_camera": round(max(pss_c or [0]) / n, 2),
@@ -241,7 +247,14 @@ def _round(
     show_default=True,
     help="Also record every camera with one plain ffmpeg each (off: camsvc alone, e.g. all 240 cameras)",
 )
-def record(n: int, seconds: float, streams: str, keep: bool, baseline: bool) -> None:
+@click.option(
+    "--segment-s",
+    type=click.FloatRange(2, 600),
+    default=SEGMENT_S,
+    show_default=True,
+    help="Segment length for both recorders (the service's default is 60)",
+)
+def record(n: int, seconds: float, streams: str, keep: bool, baseline: bool, segment_s: float) -> None:
     """camsvc's recorder vs one plain ffmpeg per camera: CPU and PSS per camera, segments and gaps."""
     from camsvc.simulate.harness import Simulator
 
@@ -253,7 +266,7 @@ def record(n: int, seconds: float, streams: str, keep: bool, baseline: bool) -> 
             runs: list[RecordRun] = []
             for stream in ["main", "sub"] if streams == "both" else [streams]:
                 click.echo(f"recording {n} cameras ({stream}) for {seconds:.0f} s with camsvc and ffmpeg ...")
-                res, run = _round(sim, stream, n, seconds, work, baseline)
+                res, run = _round(sim, stream, n, seconds, work, baseline, segment_s)
                 runs.append(run)
                 out["rounds"].append(res)
             if run is not None:

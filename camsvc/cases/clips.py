@@ -48,6 +48,9 @@ from camsvc.redact import redact_text, redact_url, with_credentials
 
 log = logging.getLogger(__name__)
 
+# Our own segments carry their codec parameters in the moov: no stream analysis needed to copy their packets
+# (an fMP4 open took 22 ms with it, 6 ms without; an export opens every segment of its range).
+SEGMENT_OPEN = {"probesize": "32", "analyzeduration": "0"}
 GAP_TOLERANCE_S = 1.0  # a hole shorter than this between segments is not a gap (frame jitter)
 DEVICE_MARGIN_S = 30.0  # time budget of a device fetch beyond the range's length
 DEVICE_TAIL_S = 10.0  # read at most this much media beyond the range's length (a device that never stops)
@@ -219,7 +222,7 @@ def _first_packet_index(seg: SegmentFile, start: dt.datetime) -> int:
     """Index (among packets with a dts) of the keyframe at or before *start* in the segment (0 if none)."""
     off = _secs(seg.start - start)
     best = 0
-    with av.open(str(seg.path)) as c:
+    with av.open(str(seg.path), options=SEGMENT_OPEN) as c:
         vs = _video(c)
         tb = vs.time_base
         i = -1
@@ -252,7 +255,7 @@ def remux_recorded(
     try:
         for n, seg in enumerate(segments):
             off = _secs(seg.start - start)
-            with av.open(str(seg.path)) as c:
+            with av.open(str(seg.path), options=SEGMENT_OPEN) as c:
                 vs = _video(c)
                 mux.add(vs)
                 tb = vs.time_base
