@@ -31,6 +31,18 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _demo_recording() -> dict[str, object] | None:
+    """The demo records like the service (roadside continuous) but keeps 2 hours of sub streams, about 7 GB
+    for 40 cameras, rather than 14 days of main streams (~16 GB an hour): unless recording is configured."""
+    import os
+
+    from camsvc.config import config_file
+
+    if config_file() is not None or any(k.startswith("CAMSVC_RECORDING__") for k in os.environ):
+        return None
+    return {"stream": "sub", "retention_days": {"roadside": 2 / 24, "household": 2 / 24}}
+
+
 @click.command()
 @click.option("--roadside", type=int, default=40, show_default=True, help="Simulated roadside cameras")
 @click.option("--household", type=int, default=200, show_default=True, help="Simulated household cameras")
@@ -41,8 +53,14 @@ def demo(roadside: int, household: int, port: int | None, data_dir: Path | None)
     from camsvc.cameras import import_cameras
     from camsvc.simulate.harness import Simulator
 
-    settings = common.settings(port=port, data_dir=data_dir)
+    settings = common.settings(port=port, data_dir=data_dir, recording=_demo_recording())
     setup_logging(settings.log_level)
+    if settings.recording.enabled and roadside:
+        days = settings.recording.retention_days.get("roadside", 0)
+        click.echo(
+            f"recording the {roadside} roadside cameras' {settings.recording.stream} streams to "
+            f"{settings.recording_dir} (kept {days * 24:.0f} h; set recording.* to change)"
+        )
     click.echo(f"starting the camera simulator ({roadside} roadside + {household} household)...")
     sim = Simulator(roadside=roadside, household=household, out_dir=settings.data_dir / "simulator")
     sim.start()
