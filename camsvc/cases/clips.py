@@ -549,14 +549,9 @@ def _from_device(
 
 
 def _set(engine: Engine, clip_id: int, **values: Any) -> None:
-    with Session(engine) as s:
-        clip = s.get(CaseClip, clip_id)
-        if clip is None:
-            return
-        for k, v in values.items():
-            setattr(clip, k, v)
-        s.add(clip)
-        s.commit()
+    from camsvc.cases.service import update_row
+
+    update_row(engine, CaseClip, clip_id, **values)
 
 
 def _finish(engine: Engine, clip_id: int, o: ClipOutcome, rel: str | None = None) -> str:

@@ -32,14 +32,7 @@ PROGRESS_EVERY_S = 0.5
 
 
 def _update(engine: Engine, job_id: int, **values: Any) -> None:
-    with Session(engine) as s:
-        job = s.get(ExportJob, job_id)
-        if job is None:
-            return
-        for k, v in values.items():
-            setattr(job, k, v)
-        s.add(job)
-        s.commit()
+    service.update_row(engine, ExportJob, job_id, **values)
 
 
 def clip_entry(clip: CaseClip, cam: Camera | None) -> dict[str, Any]:

@@ -360,3 +360,16 @@ def case_detail(s: Session, case: Case) -> dict[str, Any]:
         "clips": [clip_json(c, cam.name if cam else None) for c, cam in clips],
         "exports": [export_json(j) for j in exports],
     }
+
+
+def update_row(engine: Any, model: Any, row_id: int, **values: Any) -> None:
+    """Set *values* on one row in its own short transaction (background jobs report progress this way);
+    a row deleted meanwhile is skipped."""
+    with Session(engine) as s:
+        row = s.get(model, row_id)
+        if row is None:
+            return
+        for k, v in values.items():
+            setattr(row, k, v)
+        s.add(row)
+        s.commit()

@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import logging
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -42,6 +41,7 @@ from camsvc.config import Settings
 from camsvc.db import session_scope
 from camsvc.enums import RecordingMode
 from camsvc.models import Camera, CameraSecret, utcnow
+from camsvc.probing.pool import _describe_exit  # one wording for a worker's exit
 from camsvc.recording.models import RecorderStatus, Segment
 from camsvc.recording.policy import (
     effective_mode,
@@ -544,14 +544,3 @@ class RecorderSupervisor:
                         "recovered segment %s (%.1f s) left by a recorder that died", rel, info.duration_s
                     )
         return found
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "did not exit"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
