@@ -14,8 +14,12 @@ run: setup ## the service with the simulated Dien Bich fleet on SQLite
 simulate: setup
 	$(CAMSVC) simulate
 
+# Test modules run on 3 workers (pytest-xdist, one module per worker at a time so module fixtures stay
+# whole): most tests wait on real streams and clocks rather than the CPU, so 3 fit on 2 cores.
+TEST_WORKERS ?= 3
+
 test: setup lint ## lint, then the whole suite, integration and browser tests included
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser"

@@ -6,7 +6,6 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -18,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session, func, select
 
 from camsvc import __version__
+from camsvc.alerts import zalo
 from camsvc.api.limits import BodyLimitMiddleware
 from camsvc.auth.audit_http import AuditMiddleware
 from camsvc.auth.http import NotAuthenticated, enforce, public
@@ -40,6 +40,10 @@ ROUTERS = [
     "camsvc.api.routes.audit:router",
     "camsvc.api.routes.recording:router",
     "camsvc.api.routes.cases:router",
+    "camsvc.api.routes.reports:router",  # issue 11: reports (JSON, CSV, PDF) and the public status data
+    "camsvc.api.routes.history:router",  # issue 11: a camera's availability bars and check series
+    "camsvc.api.routes.nodes:router",  # issue 12: probe nodes, their load and the sites no node covers
+    "camsvc.web.tiles:router",  # issue 11: offline map tiles (MBTiles) and hamlet outlines
     "camsvc.web.routes:router",
 ]
 
@@ -57,6 +61,7 @@ def allowed_hosts(settings: Settings) -> list[str]:
 def create_app(settings: Settings | None = None, *, start_runtime: bool = True) -> FastAPI:
     settings = settings or load_settings()
     engine = make_engine(settings.db_url, settings.data_dir)  # installs the secret keyring
+    zalo.use_engine(engine)  # "send a test" of a zalo:// channel that refreshes its token
     metrics = Metrics()
 
     @asynccontextmanager
@@ -153,19 +158,35 @@ def create_app(settings: Settings | None = None, *, start_runtime: bool = True) 
     def api_docs() -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="camsvc API")
 
-    @app.get("/healthz", tags=["service"])
+    from camsvc.runtime.pipeline import FAILING, PipelineProbe
+
+    # the pipeline (checks recorded, writer errors, leader, alert backlog): /healthz and the metrics
+    pipeline = PipelineProbe(settings, engine, metrics, runtime=lambda: app.state.runtime)
+    app.state.pipeline = pipeline
+    metrics.add_pipeline(lambda: pipeline.health(max_age_s=2.0))
+
+    @app.get("/healthz", tags=["service"], responses={503: {"description": "checks are not running"}})
     @public
-    def healthz() -> dict[str, Any]:
-        """The service itself: database reachable, checks running (in the leader)."""
-        with Session(engine) as s:
-            s.exec(select(1)).one()
+    def healthz() -> JSONResponse:
+        """The service itself: database reachable and the check pipeline running (docs/operations.md).
+        200 while checks are recorded (``status`` ok or degraded, with reasons); 503 when they have stopped
+        (``status`` failing, ``reasons``, ``checks_stopped_since``). No camera names, no secrets."""
+        h = pipeline.health(max_age_s=1.0)
         rt = app.state.runtime
-        return {
-            "status": "ok",
+        try:
+            scheduler = rt.scheduler.stats() if rt and rt.scheduler else None
+        except Exception:
+            scheduler = None
+        body = {
+            "status": h.status,
             "version": __version__,
             "leader": bool(rt and rt.is_leader),
-            "scheduler": rt.scheduler.stats() if rt and rt.scheduler else None,
+            "scheduler": scheduler,
+            "reasons": h.reasons,
+            "checks_stopped_since": h.as_dict()["stopped_since"],
+            "pipeline": h.as_dict(),
         }
+        return JSONResponse(body, status_code=503 if h.status == FAILING else 200)
 
     @app.get("/metrics", tags=["service"])
     def prometheus_metrics() -> Response:

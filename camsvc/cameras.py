@@ -43,6 +43,9 @@ from camsvc.models import (
     CameraStatus,
     CameraUpdate,
     HealthState,
+    check_interval,
+    check_picture_thresholds,
+    check_snapshot_url,
     utcnow,
 )
 from camsvc.safeyaml import safe_load
@@ -77,6 +80,12 @@ COLUMNS = [
     "recording_stream",
     "retention_days",
 ]
+# Read and written too, after COLUMNS (which the simulated fleet's file format follows): a JSON object (CSV)
+# or a mapping (YAML) of camsvc.picture.judge.Thresholds keys; ``site`` (issue 12): the network the camera is
+# reached from (only probe nodes of that site check it). A file without the ``site`` column keeps each
+# existing camera's site (files from before sites import unchanged); an empty cell clears it.
+EXTRA_COLUMNS = ["picture_thresholds", "site"]
+ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 URL_FIELDS = ("main_url", "sub_url", "snapshot_url")
 REQUIRED = ("id", "kind")
 _KIND_ALIASES = {
@@ -390,10 +399,10 @@ def parse_file(content: bytes | str, fmt: str) -> list[dict[str, Any]]:
         missing = [c for c in REQUIRED if c not in header]
         if missing:
             raise ImportFailed([RowError(1, c, "required column missing from the header") for c in missing])
-        unknown = [h for h in header if h and h not in COLUMNS]
+        unknown = [h for h in header if h and h not in ALL_COLUMNS]
         if unknown:
             raise ImportFailed(
-                [RowError(1, h, f"unknown column (known: {', '.join(COLUMNS)})") for h in unknown]
+                [RowError(1, h, f"unknown column (known: {', '.join(ALL_COLUMNS)})") for h in unknown]
             )
         rows = []
         for r in reader:
@@ -433,10 +442,10 @@ def validate_rows(
         errs: list[RowError] = []
         if "__extra__" in raw:
             errs.append(RowError(n, "-", "more cells than header columns"))
-        unknown = [k for k in raw if k not in COLUMNS and k != "__extra__"]
+        unknown = [k for k in raw if k not in ALL_COLUMNS and k != "__extra__"]
         for k in unknown:
             errs.append(RowError(n, k, "unknown column"))
-        r = {k: ("" if v is None else v) for k, v in raw.items() if k in COLUMNS}
+        r = {k: ("" if v is None else v) for k, v in raw.items() if k in ALL_COLUMNS}
         out: dict[str, Any] = {}
         cid = str(r.get("id", "")).strip()
         if not cid:
@@ -456,6 +465,14 @@ def validate_rows(
             out["kind"] = _KIND_ALIASES[kind]
         for f in ("hamlet", "address", "owner_name", "owner_phone", "vendor", "model", "notes", "upstream"):
             out[f] = str(r.get(f, "")).strip()
+        if "site" in r:  # absent: an existing camera keeps its site, a new one has none
+            site = str(r.get("site") or "").strip()
+            if len(site) > 100:
+                errs.append(RowError(n, "site", f"longer than 100 characters ({len(site)})"))
+            elif any(ch in site for ch in "\r\n\t"):
+                errs.append(RowError(n, "site", "must be one line of text"))
+            else:
+                out["site"] = site
         lat, lon = str(r.get("latitude", "")).strip(), str(r.get("longitude", "")).strip()
         if lat or lon:
             for name, val, lim in (("latitude", lat, 90), ("longitude", lon, 180)):
@@ -480,10 +497,14 @@ def validate_rows(
             if url:
                 try:
                     out[f] = check_stream_url(url)
+                    if f == "snapshot_url":
+                        check_snapshot_url(url)
                     has_url = True
                     netpolicy.check_url(url, policy)
                 except InvalidURL as exc:
                     errs.append(RowError(n, f, f"bad URL: {exc}"))
+                except ValueError as exc:  # a URL of the wrong kind for this column
+                    errs.append(RowError(n, f, str(exc).partition(": ")[2]))
                 except netpolicy.Refused as exc:
                     errs.append(RowError(n, f, f"refused: {exc}"))
             else:
@@ -497,11 +518,10 @@ def validate_rows(
         ci = str(r.get("check_interval_s", "")).strip()
         if ci:
             try:
-                out["check_interval_s"] = float(ci)
-                if out["check_interval_s"] <= 0:
-                    raise ValueError
-            except ValueError:
-                errs.append(RowError(n, "check_interval_s", f"not a positive number: {ci!r}"))
+                out["check_interval_s"] = check_interval(float(ci))
+            except ValueError as exc:
+                msg = str(exc).partition(": ")[2] if "must be" in str(exc) else "not a number"
+                errs.append(RowError(n, "check_interval_s", f"{msg}: {ci!r}"))
         for flag, default in (("enabled", True), ("owner_consent", False)):
             en = r.get(flag, "")
             if isinstance(en, bool):
@@ -538,6 +558,12 @@ def validate_rows(
                     raise ValueError
             except ValueError:
                 errs.append(RowError(n, "retention_days", f"not a number of days (0-3650]: {rd!r}"))
+        pt = r.get("picture_thresholds")
+        if pt not in (None, ""):
+            try:
+                out["picture_thresholds"] = check_picture_thresholds(pt)
+            except ValueError as exc:
+                errs.extend(_threshold_row_errors(n, str(exc)))
         inst = r.get("installed_on", "")
         if isinstance(inst, dt.date):
             out["installed_on"] = inst
@@ -555,6 +581,15 @@ def validate_rows(
         errors.extend(errs)
         clean.append(out)
     return clean, errors
+
+
+def _threshold_row_errors(n: int, message: str) -> list[RowError]:
+    """One RowError per bad key, its column the key path (``picture_thresholds.blurred_ratio``)."""
+    out = []
+    for part in message.split("; "):
+        path, sep, what = part.partition(": ")
+        out.append(RowError(n, path, what) if sep else RowError(n, "picture_thresholds", part))
+    return out
 
 
 def import_cameras(
@@ -581,7 +616,7 @@ def import_cameras(
         fields = {k: v for k, v in r.items() if k in Camera.model_fields and k != "id"}
         fields.setdefault("check_interval_s", None)
         fields.setdefault("installed_on", None)
-        for f in ("recording_mode", "recording_stream", "retention_days"):
+        for f in ("recording_mode", "recording_stream", "retention_days", "picture_thresholds"):
             fields.setdefault(f, None)
         secret = session.get(CameraSecret, cam.id)
         secret_changed = ("username" in r and (secret is None or secret.username != r["username"])) or (
@@ -610,7 +645,7 @@ def export_rows(session: Session, *, include_secrets: bool = False) -> list[dict
     for cam in session.exec(select(Camera).where(not_deleted()).order_by(Camera.id)):
         d = cam.model_dump()
         row: dict[str, Any] = {}
-        for c in COLUMNS:
+        for c in ALL_COLUMNS:
             if c in ("username", "password"):
                 if not include_secrets:
                     continue
@@ -625,7 +660,7 @@ def export_rows(session: Session, *, include_secrets: bool = False) -> list[dict
 
 def export_cameras(session: Session, fmt: str, *, include_secrets: bool = False) -> str:
     rows = export_rows(session, include_secrets=include_secrets)
-    cols = COLUMNS if include_secrets else [c for c in COLUMNS if c not in ("username", "password")]
+    cols = ALL_COLUMNS if include_secrets else [c for c in ALL_COLUMNS if c not in ("username", "password")]
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")

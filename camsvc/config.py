@@ -41,6 +41,26 @@ class ProbeSettings(Section):
     )
     threads_per_worker: int = Field(16, ge=1, le=128, description="Concurrent probes per worker process")
     rtsp_transport: str = Field("tcp", description="RTSP lower transport: tcp or udp")
+    engine: Literal["packets", "decode"] = Field(
+        "decode",
+        description="How RTSP streams are read: decode (OpenCV decodes every frame of the window; the "
+        "default, proven across the whole suite and the fleet bench) or packets (PyAV: liveness, fps, "
+        "bitrate and stalls from the packets, only the frames the picture checks need decoded, with "
+        "adaptive depth; measured but not yet the default: docs/probing.md)",
+    )
+    light_after_healthy: int = Field(
+        5,
+        ge=1,
+        description="Consecutive healthy full checks before a camera may get light checks (liveness + one "
+        "keyframe; engine packets only)",
+    )
+    full_every: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="A camera on light checks still gets the full picture check every this many checks "
+        "(1: always full)",
+    )
 
 
 class CheckSettings(Section):
@@ -56,7 +76,15 @@ class CheckSettings(Section):
     degrade_threshold: int = Field(
         2, ge=1, description="Consecutive checks with a picture fault before degraded"
     )
-    retention_days: int = Field(30, ge=1, description="Keep check rows this many days")
+    retention_days: int = Field(
+        7,
+        ge=1,
+        description="Keep raw check rows this many days; hourly rollups (checks.rollup_retention_days) "
+        "keep the history for uptime, reports and charts",
+    )
+    rollup_retention_days: int = Field(
+        3650, ge=30, description="Keep the hourly rollup of checks per camera this many days"
+    )
     prefer_stream: Literal["sub", "main"] = Field(
         "sub",
         description="Which RTSP stream routine checks decode when a camera has both: the sub-stream costs "
@@ -76,6 +104,12 @@ class AlertSettings(Section):
     max_attempts: int = Field(50, ge=1, description="Attempts per message before it is marked failed")
     backoff_max_s: float = Field(300.0, gt=0, description="Longest wait between two attempts")
     signing_key: str = Field("", description="Key for signed acknowledge links (generated if empty)")
+    outbox_retention_days: int = Field(
+        180,
+        ge=7,
+        description="Delivered (or finally failed) alert messages and their attempts are deleted after this "
+        "many days; incidents, outages and transitions are kept (they are the record)",
+    )
 
 
 class SimulatorSettings(Section):
@@ -168,6 +202,124 @@ class CaseSettings(Section):
         description="Ed25519 key signing evidence manifests (PEM, encrypted with the secret key); "
         "empty: data_dir/evidence-signing.key, created on first use",
     )
+
+
+class RuntimeSettings(Section):
+    takeover_s: float = Field(
+        30.0,
+        gt=0,
+        description="A running process that is not the leader takes over the checks and alerts within this "
+        "many seconds of the leader dying (it retries the leader lock every takeover_s / 3, at most 5 s)",
+    )
+    watchdog_interval_s: float = Field(
+        1.0, gt=0, le=60, description="How often the watchdog looks at the leader's workers"
+    )
+    restart_backoff_max_s: float = Field(
+        60.0,
+        gt=0,
+        description="A worker that keeps dying is restarted after 1, 2, 4 ... seconds, at most this long",
+    )
+
+
+class NodeSettings(Section):
+    role: Literal["all", "probe", "api"] = Field(
+        "all",
+        description="all: API, dashboard, checks and alerts in one process; probe: checks (and recorders) "
+        "of this node's site, no API; api: API, dashboard, alerts, no checks (`camsvc serve --role`)",
+    )
+    name: str = Field(
+        "",
+        max_length=100,
+        description="This node's name in the nodes table (unique per running process); empty: "
+        "<host>-<role>-<site>",
+    )
+    site: str = Field(
+        "",
+        max_length=100,
+        description="The site (network) this node reaches: it checks only cameras of this site; empty: "
+        "any camera (`camsvc serve --site`)",
+    )
+    heartbeat_s: float = Field(5.0, gt=0, le=60, description="How often a node renews its row and leases")
+    dead_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="A node not seen for this long is lost: another node of its site (or one with no "
+        "site) takes over its cameras",
+    )
+    spool_dir: Path | None = Field(
+        None,
+        description="Where a node queues check results while the database is away; empty: data_dir/spool",
+    )
+    spool_max_mb: float = Field(
+        64.0, gt=0, description="Largest local queue; beyond it the oldest results are summarised first"
+    )
+
+
+class DashboardSettings(Section):
+    mbtiles: Path | None = Field(
+        None,
+        description="Raster map tiles from a local MBTiles file (SQLite), served at /tiles/{z}/{x}/{y}; "
+        "set, it replaces tile_url, so the map works with no internet",
+    )
+    stale_after_intervals: float = Field(
+        3.0,
+        gt=1,
+        description="A camera whose last check is older than this many check intervals shows 'stale'",
+    )
+    public_status: bool = Field(
+        False,
+        description="Serve /status without signing in: per-hamlet availability and open incidents, "
+        "no pictures, no household locations, no names",
+    )
+
+
+class PipelineSettings(Section):
+    window_intervals: float = Field(
+        3.0, gt=0, le=100, description="Checks recorded are counted over this many check intervals"
+    )
+    degraded_ratio: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Fewer checks recorded in the window than this share of the expected: degraded",
+    )
+    stopped_intervals: float = Field(
+        3.0,
+        gt=0,
+        le=100,
+        description="No check recorded for this many check intervals: checks are not running (failing: "
+        "/healthz 503, the red banner, the admin alert)",
+    )
+    grace_s: float = Field(
+        120.0, ge=0, description="After a process starts, no recent check is 'starting' for this long"
+    )
+    backlog_age_s: float = Field(
+        600.0, gt=0, description="An alert message pending longer than this: the pipeline is degraded"
+    )
+    backlog_max: int = Field(1000, ge=1, description="More pending alert messages than this: degraded")
+    monitor_interval_s: float = Field(
+        30.0, gt=0, le=3600, description="How often every process evaluates the pipeline (alerts, heartbeat)"
+    )
+    heartbeat_url: str = Field(
+        "",
+        description="Dead-man heartbeat: POSTed every heartbeat_interval_s while checks run, e.g. a "
+        "healthchecks ping URL (its host must be in network.allowed_networks); never logged in full",
+    )
+    heartbeat_interval_s: float = Field(60.0, ge=5, le=3600, description="Seconds between two heartbeats")
+    heartbeat_fail: bool = Field(
+        True,
+        description="When checks are not running, POST to heartbeat_url + '/fail' (healthchecks style) "
+        "instead of staying silent",
+    )
+    heartbeat_timeout_s: float = Field(5.0, gt=0, le=30, description="Limit for one heartbeat request")
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _hb_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
 
 
 class NetworkSettings(Section):
@@ -274,6 +426,34 @@ class Settings(BaseSettings):
         default_factory=CaseSettings,  # type: ignore[arg-type]
         description="Case clips, export jobs and the evidence signing key",
     )
+    runtime: RuntimeSettings = Field(
+        default_factory=RuntimeSettings,  # type: ignore[arg-type]
+        description="Leader takeover and the watchdog restarting the leader's workers",
+    )
+    dashboard: DashboardSettings = Field(
+        default_factory=DashboardSettings,  # type: ignore[arg-type]
+        description="Offline map tiles, the stale rule and the optional public status page",
+    )
+    node: NodeSettings = Field(
+        default_factory=NodeSettings,  # type: ignore[arg-type]
+        description="This process's role, node name and site (probe nodes on PostgreSQL: docs/nodes.md)",
+    )
+    pipeline: PipelineSettings = Field(
+        default_factory=PipelineSettings,  # type: ignore[arg-type]
+        description="Is the check pipeline running: /healthz, the banner, the admin alert, the heartbeat",
+    )
+
+    @field_validator("picture_thresholds")
+    @classmethod
+    def _picture_thresholds(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # refused at start, naming each bad key, rather than failing every check of a kind later
+        from camsvc.enums import CameraKind
+        from camsvc.picture.judge import per_kind_threshold_errors
+
+        errors = per_kind_threshold_errors(v, tuple(k.value for k in CameraKind))
+        if errors:
+            raise ValueError("; ".join(errors))
+        return v
 
     @field_validator("default_language")
     @classmethod
@@ -291,6 +471,10 @@ class Settings(BaseSettings):
     @property
     def recording_dir(self) -> Path:
         return self.recording.dir or self.data_dir / "recordings"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.node.spool_dir or self.data_dir / "spool"
 
     @property
     def cases_dir(self) -> Path:

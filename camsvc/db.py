@@ -26,7 +26,9 @@ def table_metadata() -> sa.MetaData:
     from camsvc.alerts import models as alert_models  # noqa: F401
     from camsvc.auth import models as auth_models  # noqa: F401
     from camsvc.cases import models as case_models  # noqa: F401
+    from camsvc.nodes import models as node_models  # noqa: F401
     from camsvc.recording import models as recording_models  # noqa: F401
+    from camsvc.rollup import models as rollup_models  # noqa: F401
 
     return SQLModel.metadata
 
@@ -43,6 +45,18 @@ def make_engine(url: str, data_dir: Path | str | None = None) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
+        if url.startswith("postgresql"):
+            # libpq TCP keepalives and a send timeout: a connection to a server that vanished (power cut,
+            # cable) fails within ~25 s instead of the kernel's 2 hours, so the leader lock's connection
+            # notices it lost the lock and a node's writer turns to its spool (docs/nodes.md)
+            kwargs["connect_args"] = {
+                "connect_timeout": 10,
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+                "tcp_user_timeout": 25_000,
+            }
     if data_dir is not None:
         crypto.ensure_keyring(data_dir)
     engine = sa.create_engine(url, **kwargs)

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -65,6 +65,13 @@ class CameraBase(SQLModel):
     sub_url: str = Field(default="", max_length=1000)
     snapshot_url: str = Field(default="", max_length=1000)
     upstream: str = Field(default="", max_length=200, description="Shared switch / power line, for grouping")
+    site: str = Field(
+        default="",
+        max_length=100,
+        index=True,
+        description="The network the camera is reached from: only probe nodes of this site check it; "
+        "empty: any node",
+    )
     check_interval_s: float | None = Field(default=None, gt=0, description="Empty: the service default")
     enabled: bool = True
     notes: str = Field(default="", max_length=2000)
@@ -100,19 +107,79 @@ class CameraBase(SQLModel):
         return check_stream_url(v) if v else v
 
 
-def check_picture_thresholds(v: str | None) -> str | None:
-    if not v:
-        return None
+# Bounds of per-camera settings that the scheduler uses as they are (validated where they come in).
+CHECK_INTERVAL_MIN_S = 5.0  # the scheduler ticks each second and a probe takes up to its budget
+CHECK_INTERVAL_MAX_S = 86_400.0  # a camera checked less than daily is not monitored
+SNAPSHOT_SCHEMES = ("http", "https")  # a snapshot is fetched with an HTTP GET
+
+
+def check_picture_thresholds(v: Any) -> str | None:
+    """A camera's picture-threshold overrides (a JSON object, as text or as a mapping) as canonical JSON
+    text; ValueError naming every bad key (``picture_thresholds.blurred_ratio: must be ...``)."""
     import json
+    import math
 
-    from camsvc.picture.judge import Thresholds
+    from camsvc.picture.judge import threshold_errors
 
-    try:
-        data = json.loads(v)
-        Thresholds().merge(data)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"picture_thresholds: {exc}") from None
-    return json.dumps(data, sort_keys=True)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    if isinstance(v, str):
+        try:
+            data = json.loads(v, parse_constant=lambda c: math.nan)  # NaN/Infinity: refused below
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"picture_thresholds: not valid JSON ({exc.msg} at character {exc.pos})"
+            ) from None
+    else:
+        data = v
+    errors = threshold_errors(data)
+    if errors:
+        # "key: what" -> "picture_thresholds.key: what"; a whole-value problem -> "picture_thresholds: what"
+        raise ValueError(
+            "; ".join(f"picture_thresholds{': ' if e.startswith('must ') else '.'}{e}" for e in errors)
+        )
+    text = json.dumps(data, sort_keys=True)
+    if len(text) > 4000:
+        raise ValueError("picture_thresholds: longer than 4000 characters")
+    return text or None
+
+
+def check_interval(v: float | None) -> float | None:
+    import math
+
+    if v is None:
+        return None
+    if not math.isfinite(v) or not CHECK_INTERVAL_MIN_S <= v <= CHECK_INTERVAL_MAX_S:
+        raise ValueError(
+            f"check_interval_s: must be between {CHECK_INTERVAL_MIN_S:g} and {CHECK_INTERVAL_MAX_S:g} "
+            "seconds (empty: the service default)"
+        )
+    return v
+
+
+CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # also a directory name (recordings, cases)
+RECORDING_STREAMS = ("main", "sub")
+
+
+def check_camera_id(v: str) -> str:
+    import re
+
+    if not re.fullmatch(CAMERA_ID_PATTERN, v):
+        raise ValueError("id: letters, digits, '_', '.' and '-' only, starting with a letter or digit")
+    return v
+
+
+def check_recording_stream(v: str | None) -> str | None:
+    # (the Field's ``regex=`` is not applied by this SQLModel/pydantic: checked here)
+    if v is not None and v not in RECORDING_STREAMS:
+        raise ValueError("recording_stream: main or sub (empty: settings)")
+    return v
+
+
+def check_snapshot_url(v: str | None) -> str | None:
+    if v and v.strip().split(":", 1)[0].lower() not in SNAPSHOT_SCHEMES:
+        raise ValueError("snapshot_url: a snapshot is fetched over HTTP: use http:// or https://")
+    return v
 
 
 class Camera(CameraBase, table=True):
@@ -128,33 +195,89 @@ class CameraCreate(CameraBase):
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
 
+    @field_validator("picture_thresholds", mode="before")
+    @classmethod
+    def _thresholds(cls, v: Any) -> str | None:
+        return check_picture_thresholds(v)
+
+    @field_validator("check_interval_s")
+    @classmethod
+    def _interval(cls, v: float | None) -> float | None:
+        return check_interval(v)
+
+    @field_validator("snapshot_url")
+    @classmethod
+    def _snapshot(cls, v: str) -> str:
+        return check_snapshot_url(v) or v
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        return check_camera_id(v)
+
+    @field_validator("recording_stream")
+    @classmethod
+    def _recording_stream(cls, v: str | None) -> str | None:
+        return check_recording_stream(v)
+
+
+# Fields of a camera that cannot be emptied with null (the row has no NULL for them).
+NOT_NULL_FIELDS = (
+    "name",
+    "kind",
+    "hamlet",
+    "address",
+    "owner_name",
+    "owner_phone",
+    "owner_consent",
+    "vendor",
+    "model",
+    "main_url",
+    "sub_url",
+    "snapshot_url",
+    "upstream",
+    "site",
+    "enabled",
+    "notes",
+)
+
 
 class CameraUpdate(SQLModel):
-    name: str | None = None
+    """A partial change (PATCH and PUT): only the fields given change, with the limits of CameraBase."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: CameraKind | None = None
-    hamlet: str | None = None
-    address: str | None = None
+    hamlet: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=300)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    owner_name: str | None = None
-    owner_phone: str | None = None
+    owner_name: str | None = Field(default=None, max_length=200)
+    owner_phone: str | None = Field(default=None, max_length=50)
     owner_consent: bool | None = None
-    vendor: str | None = None
-    model: str | None = None
-    main_url: str | None = None
-    sub_url: str | None = None
-    snapshot_url: str | None = None
-    upstream: str | None = None
+    vendor: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=100)
+    main_url: str | None = Field(default=None, max_length=1000)
+    sub_url: str | None = Field(default=None, max_length=1000)
+    snapshot_url: str | None = Field(default=None, max_length=1000)
+    upstream: str | None = Field(default=None, max_length=200)
+    site: str | None = Field(default=None, max_length=100)
     check_interval_s: float | None = Field(default=None, gt=0)
     enabled: bool | None = None
-    notes: str | None = None
+    notes: str | None = Field(default=None, max_length=2000)
     installed_on: dt.date | None = None
     picture_thresholds: str | None = None
     recording_mode: RecordingMode | None = None
     recording_stream: str | None = Field(default=None, regex=r"^(main|sub)$")
     retention_days: float | None = Field(default=None, gt=0, le=3650)
-    username: str | None = None
-    password: str | None = None
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=200)
+
+    @field_validator(*NOT_NULL_FIELDS)
+    @classmethod
+    def _not_null(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is None:  # only reached when null was sent: an omitted field is not validated
+            raise ValueError(f'{info.field_name}: cannot be null (leave it out to keep it, or send "")')
+        return v
 
     @field_validator("main_url", "sub_url", "snapshot_url")
     @classmethod
@@ -163,10 +286,25 @@ class CameraUpdate(SQLModel):
 
         return check_stream_url(v) if v else v
 
-    @field_validator("picture_thresholds")
+    @field_validator("snapshot_url")
     @classmethod
-    def _thresholds(cls, v: str | None) -> str | None:
+    def _snapshot(cls, v: str | None) -> str | None:
+        return check_snapshot_url(v)
+
+    @field_validator("picture_thresholds", mode="before")
+    @classmethod
+    def _thresholds(cls, v: Any) -> str | None:
         return check_picture_thresholds(v)
+
+    @field_validator("check_interval_s")
+    @classmethod
+    def _interval(cls, v: float | None) -> float | None:
+        return check_interval(v)
+
+    @field_validator("recording_stream")
+    @classmethod
+    def _recording_stream(cls, v: str | None) -> str | None:
+        return check_recording_stream(v)
 
 
 class CameraSecret(SQLModel, table=True):
@@ -217,7 +355,12 @@ class CameraStatus(SQLModel, table=True):
 
 
 class Check(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_check_camera_at", "camera_id", "at"),)
+    __table_args__ = (
+        sa.Index("ix_check_camera_at", "camera_id", "at"),
+        # one check per camera and due time: a takeover, a replay from a node's spool or two nodes briefly
+        # holding one camera never record the same scheduled check twice
+        sa.Index("ux_check_camera_due", "camera_id", "due_at", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     camera_id: str = Field(foreign_key="camera.id", ondelete="CASCADE")
@@ -235,6 +378,8 @@ class Check(SQLModel, table=True):
     fps: float | None = None
     metrics_json: str | None = None
     faults: str | None = None  # comma-separated picture faults found in this check
+    due_at: dt.datetime | None = _ts(default=None)  # when the scheduler had it due (None: an ad-hoc check)
+    node: str | None = Field(default=None, max_length=100)  # the probe node that ran it
 
 
 class Transition(SQLModel, table=True):

@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: GStreamer's RTSP server (simulator, run under Debian's own python3 for its gi bindings),
-# chromium (dashboard browser tests), python3-venv (Debian splits ensurepip out).
+# chromium (dashboard browser tests), python3-venv (Debian splits ensurepip out), Pango and a font with
+# Vietnamese letters for WeasyPrint (report PDFs).
 APT_PKGS=(gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base
-          gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-venv make)
+          gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-venv make
+          libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 if [ "${CAMSVC_WITH_BROWSER:-1}" = 1 ]; then APT_PKGS+=(chromium); fi
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -1,5 +1,6 @@
 """Channels are Apprise URLs: e-mail (mailto://, mailtos://), Telegram (tgram://), JSON webhooks (json://),
-ntfy (ntfy://), SMS gateways and everything else Apprise supports.
+ntfy (ntfy://), SMS gateways and everything else Apprise supports; and ``zalo://`` (Zalo Official Account),
+which Apprise lacks and camsvc sends itself (:mod:`camsvc.alerts.zalo`). Every function here takes either.
 
 Channel URLs hold secrets (tokens, SMTP passwords). Only :func:`send` ever sees the raw URL; everything shown
 to people or logs goes through :func:`redacted` (Apprise's own privacy rendering, which knows each service's
@@ -19,6 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from camsvc import netpolicy
+from camsvc.alerts import messages, zalo
+from camsvc.logs import add_secrets
 from camsvc.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,18 @@ def check_url(url: str) -> str:
     url = (url or "").strip()
     scheme = _scheme(url)
     if not scheme:
-        raise InvalidChannel("channel must be an Apprise URL such as mailto://, tgram://, json://, ntfy://")
+        raise InvalidChannel(
+            "channel must be an Apprise URL such as mailto://, tgram://, json://, ntfy://, or zalo://"
+        )
+    if scheme == zalo.SCHEME:
+        try:
+            for endpoint in zalo.parse(url).endpoints():  # a relay / test endpoint: on an allowed network
+                netpolicy.check_url(endpoint)
+        except zalo.ZaloUrlError as exc:
+            raise InvalidChannel(str(exc)) from None
+        except netpolicy.Refused as exc:
+            raise InvalidChannel(f"zalo:// channel endpoint {exc}") from None
+        return url
     if _plugin(url) is None:
         raise InvalidChannel(
             f"Apprise cannot use this {scheme}:// URL (unknown service, or a required part is missing "
@@ -86,6 +100,8 @@ def check_url(url: str) -> str:
 
 def redacted(url: str) -> str:
     """The URL with every secret masked (Apprise's privacy view of the service)."""
+    if _scheme(url) == zalo.SCHEME:
+        return zalo.redacted(url)
     plugin = _plugin(url)
     if plugin is None:
         return redact_url(url)
@@ -96,11 +112,15 @@ def redacted(url: str) -> str:
 
 
 def service_name(url: str) -> str:
+    if _scheme(url) == zalo.SCHEME:
+        return zalo.SERVICE_NAME
     plugin = _plugin(url)
     return str(getattr(plugin, "service_name", "") or _scheme(url)) if plugin is not None else _scheme(url)
 
 
 def supports_attachments(url: str) -> bool:
+    if _scheme(url) == zalo.SCHEME:
+        return False  # text messages only (a picture needs Zalo's upload API first: not done)
     plugin = _plugin(url)
     return bool(getattr(plugin, "attachment_support", False)) if plugin is not None else False
 
@@ -109,6 +129,8 @@ def supports_attachments(url: str) -> bool:
 def secrets_of(url: str) -> tuple[str, ...]:
     """Parts of the URL that must never appear in text: the password, and every token Apprise masks."""
     out: set[str] = set()
+    if _scheme(url) == zalo.SCHEME:
+        return tuple(sorted(zalo.secrets_of(url), key=len, reverse=True))
     try:
         parts = urlsplit(url)
         if parts.password:
@@ -149,6 +171,8 @@ def send(
     def done(ok: bool, error: str | None = None) -> SendOutcome:
         return SendOutcome(ok, scrub(error, url) if error else None, (time.monotonic() - started) * 1000.0)
 
+    if _scheme(url) == zalo.SCHEME:
+        return done(*_send_zalo(url, title, body, timeout_s))
     try:
         netpolicy.check_webhook(url, at_delivery=True)  # resolved again: DNS may have changed since
         ap = apprise.Apprise()
@@ -171,6 +195,28 @@ def send(
         return done(ok, None if ok else (captured.getvalue().strip().splitlines() or ["failed"])[-1])
     except Exception as exc:  # a plugin bug: record it as this attempt's failure
         return done(False, f"{type(exc).__name__}: {exc}")
+
+
+def _send_zalo(url: str, title: str, body: str, timeout_s: float) -> tuple[bool, str | None]:
+    add_secrets(secrets_of(url))  # "send a test" comes here without the dispatcher's registration
+
+    def at_delivery(endpoint: str) -> None:  # resolved again now: DNS may have changed since saving
+        netpolicy.check_url(endpoint, unresolvable_ok=False)
+
+    try:
+        return zalo.send(
+            url,
+            title,
+            body,
+            timeout_s=timeout_s,
+            drop_lines=(messages.t("thumb", "vi"), messages.t("thumb", "en")),  # no picture goes to Zalo
+            check_endpoint=at_delivery,
+        )
+    except zalo.ZaloUrlError as exc:
+        return False, str(exc)
+    except Exception as exc:  # a bug or the token store: this attempt's failure, scrubbed by the caller
+        log.exception("zalo:// send crashed")
+        return False, f"internal error: {type(exc).__name__}"
 
 
 def _error_from(result: Any) -> str:

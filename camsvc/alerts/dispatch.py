@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from camsvc.alerts import zalo
 from camsvc.alerts.delivery import Delivery, Sender
 from camsvc.alerts.intake import Intake
 from camsvc.alerts.notify import World, load_world
@@ -67,6 +68,7 @@ class Dispatcher:
     ):
         self.settings = settings
         self.engine = engine
+        zalo.use_engine(engine)  # zalo:// channels that refresh their access token keep it in this database
         self.clock = clock
         self._key: bytes | None = None
         self.intake = Intake(settings, engine, self.world)

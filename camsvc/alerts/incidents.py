@@ -128,11 +128,15 @@ def incident_public(
         select(IncidentMember).where(IncidentMember.incident_id == inc.id).order_by(col(IncidentMember.id))
     ).all()
     names: dict[str, str] = {}
+    hamlets: dict[str, str] = {}
     if with_members and members:
-        for cid, name in session.exec(
-            select(Camera.id, Camera.name).where(col(Camera.id).in_({m.camera_id for m in members}))
+        for cid, name, hamlet in session.exec(
+            select(Camera.id, Camera.name, Camera.hamlet).where(
+                col(Camera.id).in_({m.camera_id for m in members})
+            )
         ).all():
             names[cid] = name
+            hamlets[cid] = hamlet or ""
     return IncidentPublic(
         id=inc.id,
         group_key=inc.group_key,
@@ -153,6 +157,7 @@ def incident_public(
             MemberPublic(
                 camera_id=m.camera_id,
                 camera_name=names.get(m.camera_id, ""),
+                camera_hamlet=hamlets.get(m.camera_id, ""),
                 outage_id=m.outage_id,
                 state=m.state,
                 cause=m.cause,

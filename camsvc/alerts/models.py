@@ -344,6 +344,7 @@ class ContactPublic(ContactBase):
 class MemberPublic(SQLModel):
     camera_id: str
     camera_name: str = ""
+    camera_hamlet: str = ""
     outage_id: int | None
     state: str
     cause: str | None
@@ -401,6 +402,9 @@ class MessagePublic(SQLModel):
     sent_at: dt.datetime | None
     last_error: str | None
     attempt_log: list[AttemptPublic] = Field(default_factory=list)
+    body_hidden: bool = Field(
+        default=False, description="Subject and body left out: the caller's role lacks messages.view"
+    )
 
 
 class AckRequest(SQLModel):

@@ -81,6 +81,10 @@ class AlertRuntime:
             self.dispatcher.close(max(0.1, end - time.monotonic()))
         log.info("alert dispatcher stopped")
 
+    def alive(self) -> bool:
+        """The dispatcher's thread runs (the watchdog restarts the worker when it does not)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stats(self) -> dict[str, float]:
         d = self.dispatcher
         return {

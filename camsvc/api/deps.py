@@ -34,4 +34,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs before the response is sent. With the default (request) scope FastAPI
+# sends the answer first, so a client acting on it (a sign-in, then the next page) could race the commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -87,6 +87,7 @@ class Action(StrEnum):
     CAMERA_PICTURES = "pictures.camera"  # roadside pictures, in scope
     OWNER_CONTACT = "owner_contact.view"  # household owner's name and phone, in scope
     MESSAGES_VIEW = "messages.view"  # sent message bodies hold acknowledge links: not for viewers
+    NODES_VIEW = "nodes.view"  # probe nodes: hosts, load, which node checks which camera (issue 12)
     # officer
     CASES = "cases.manage"
     CLIPS = "clips.manage"  # export and download recordings
@@ -117,6 +118,7 @@ PERMISSIONS: Mapping[Action, Role] = {
     Action.CAMERA_PICTURES: Role.TECHNICIAN,
     Action.OWNER_CONTACT: Role.TECHNICIAN,
     Action.MESSAGES_VIEW: Role.TECHNICIAN,
+    Action.NODES_VIEW: Role.TECHNICIAN,
     Action.CASES: Role.OFFICER,
     Action.CLIPS: Role.OFFICER,
     Action.HOUSEHOLD_PICTURES: Role.OFFICER,

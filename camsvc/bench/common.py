@@ -281,6 +281,79 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None =
     raise TimeoutError(f"{url} did not answer within {timeout_s} s ({last})")
 
 
+class NodeProcess:
+    """`camsvc serve --role probe` as a subprocess (no HTTP): ready once it prints that it checks."""
+
+    READY = "camsvc probe node"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        name: str,
+        site: str = "",
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ):
+        self.data_dir, self.name, self.site = data_dir, name, site
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSVC_")}
+        self.env.update({"CAMSVC_DATA_DIR": str(data_dir)})
+        self.env.update(env or {})
+        self.log_path = log_path or (data_dir / f"node-{name}.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60) -> NodeProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "camsvc", "serve", "--role", "probe", "--node-name", self.name]
+        argv += ["--site", self.site]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while self.READY not in self.log_text():
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"node {self.name} exited ({self.proc.returncode}): {self.log_text()[-2000:]}"
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError(
+                    f"node {self.name} not ready after {timeout_s:.0f} s: {self.log_text()[-2000:]}"
+                )
+            time.sleep(0.2)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (its probe workers too): a crash, nothing released."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> NodeProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
     if proc.poll() is not None:
         return

@@ -182,6 +182,15 @@ def fill(
             elif state is HealthState.MAINTENANCE:
                 write_check(s, cid, t, maintenance=True)
                 sample.since[cid] = t
+            # the service checks every camera at its interval: the newest check is recent, with the same
+            # outcome (states, their start and causes unchanged), so nothing shows "stale"
+            last = now - dt.timedelta(seconds=2)  # (no rng draw: the seeds' fleets stay the same)
+            if state is HealthState.DOWN:
+                write_check(s, cid, last, ok=False, error=sample.causes[cid])
+            elif state is HealthState.DEGRADED:
+                write_check(s, cid, last, faults=(sample.causes[cid],))
+            elif state is HealthState.MAINTENANCE:
+                write_check(s, cid, last, maintenance=True)
             if n % 500 == 499:
                 s.commit()
         s.commit()

@@ -62,11 +62,18 @@ def _strip(r: ProbeResult) -> ProbeResult:
     return r
 
 
+def _depth(light: bool) -> Any:
+    from camsvc.probing.depth import FULL, ProbeDepth
+
+    return ProbeDepth(full=False, reason="bench: light") if light else FULL
+
+
 def _sweep_pool(
-    pool: Any, targets: list[tuple[str, str]], timeout_s: float, keep: bool, cpu: Cpu
+    pool: Any, targets: list[tuple[str, str]], timeout_s: float, keep: bool, cpu: Cpu, light: bool = False
 ) -> dict[str, Any]:
     t0, c0 = time.monotonic(), cpu()
-    futures = {cam: pool.submit(url, kind=_kind(url), keep_frames=keep) for cam, url in targets}
+    d = _depth(light)
+    futures = {cam: pool.submit(url, kind=_kind(url), keep_frames=keep, depth=d) for cam, url in targets}
     results: dict[str, ProbeResult] = {}
     for cam, fut in futures.items():
         results[cam] = _strip(fut.result(timeout_s))
@@ -76,7 +83,12 @@ def _sweep_pool(
 
 
 def _sweep_threads(
-    settings: ProbeSettings, targets: list[tuple[str, str]], threads: int, keep: bool, cpu: Cpu
+    settings: ProbeSettings,
+    targets: list[tuple[str, str]],
+    threads: int,
+    keep: bool,
+    cpu: Cpu,
+    light: bool = False,
 ) -> dict[str, Any]:
     """Threads only, in this process (no isolation): the comparison for the process-model decision."""
     from camsvc.probing.stream import load_cv2, run_probe
@@ -86,7 +98,9 @@ def _sweep_threads(
     t0, c0 = time.monotonic(), cpu()
 
     def one(url: str) -> ProbeResult:
-        return _strip(run_probe(parse_target(url), _kind(url), settings, settings.budget_s, keep))
+        return _strip(
+            run_probe(parse_target(url), _kind(url), settings, settings.budget_s, keep, depth=_depth(light))
+        )
 
     with ThreadPoolExecutor(threads) as ex:
         futures = {cam: ex.submit(one, url) for cam, url in targets}
@@ -227,6 +241,11 @@ def _floor(settings: ProbeSettings, targets: list[tuple[str, str]], threads: int
 @click.option("--budget", type=click.FloatRange(1, 120), help="Probe budget in s (default: settings).")
 @click.option("--max-frames", type=click.IntRange(1, 100), help="Frames per probe (default: settings).")
 @click.option(
+    "--engine",
+    type=click.Choice(["packets", "decode"]),
+    help="RTSP probe engine (default: settings probe.engine).",
+)
+@click.option(
     "--isolation",
     type=click.Choice(["pool", "threads"]),
     default="pool",
@@ -252,6 +271,7 @@ def sweep(
     threads: int | None,
     budget: float | None,
     max_frames: int | None,
+    engine: str | None,
     isolation: str,
     keep_frames: bool,
     skip_script: bool,
@@ -275,6 +295,8 @@ def sweep(
         updates["budget_s"] = budget
     if max_frames:
         updates["max_frames"] = max_frames
+    if engine:
+        updates["engine"] = engine
     settings = base.model_copy(update=updates)
     capacity = settings.workers * settings.threads_per_worker
     timeout_s = settings.budget_s + 30
@@ -317,10 +339,10 @@ def sweep(
                 pool_ctx.start()
                 report["pool_startup_s"] = round(time.monotonic() - t, 2)
 
-            def camsvc_sweep() -> dict[str, Any]:
+            def camsvc_sweep(light: bool = False) -> dict[str, Any]:
                 if pool_ctx is not None:
-                    return _sweep_pool(pool_ctx, targets, timeout_s, keep_frames, cpu)
-                return _sweep_threads(settings, targets, capacity, keep_frames, cpu)
+                    return _sweep_pool(pool_ctx, targets, timeout_s, keep_frames, cpu, light)
+                return _sweep_threads(settings, targets, capacity, keep_frames, cpu, light)
 
             sim_cpu0 = tree_cpu_seconds(sim.pid) if sim.pid else 0.0
             click.echo("camsvc sweep, healthy fleet...")
@@ -328,13 +350,21 @@ def sweep(
             report["simulator_cpu_s_healthy_sweep"] = round(
                 (tree_cpu_seconds(sim.pid) if sim.pid else 0.0) - sim_cpu0, 2
             )
+            if settings.engine == "packets":
+                click.echo("camsvc sweep, healthy fleet, light checks (liveness + one keyframe)...")
+                runs["camsvc_healthy_light"] = camsvc_sweep(light=True)
+                runs["camsvc_healthy_light"].pop("results")
             set_faults(True)
             click.echo(f"camsvc sweep, {n_faulty} cameras hang/stall...")
             runs["camsvc_faulted"] = camsvc_sweep()
+            if settings.engine == "packets":
+                click.echo(f"camsvc sweep, {n_faulty} cameras hang/stall, light checks...")
+                runs["camsvc_faulted_light"] = camsvc_sweep(light=True)
         finally:
             if pool_ctx is not None:
                 pool_ctx.close()
         faulted_results: dict[str, ProbeResult] = runs["camsvc_faulted"].pop("results")
+        light_faulted: dict[str, ProbeResult] = (runs.get("camsvc_faulted_light") or {}).pop("results", {})
         runs["camsvc_healthy"].pop("results")
 
         def outcome(r: ProbeResult) -> str:
@@ -344,6 +374,11 @@ def sweep(
             fault: dict(Counter(outcome(faulted_results[cam]) for cam, f in faults.items() if f == fault))
             for fault in ("hang", "stall")
         }
+        if light_faulted:
+            report["fault_classification_light"] = {
+                fault: dict(Counter(outcome(light_faulted[cam]) for cam, f in faults.items() if f == fault))
+                for fault in ("hang", "stall")
+            }
         report["healthy_in_faulted_sweep"] = dict(
             Counter(outcome(r) for cam, r in faulted_results.items() if cam not in faults)
         )
@@ -382,6 +417,25 @@ def _targets(settings: ProbeSettings, runs: dict[str, Any]) -> dict[str, Any]:
             "met": healthy["cpu_ms_per_probe"] <= 3 * floor["cpu_ms_per_probe"],
         },
     }
+    if "camsvc_healthy_light" in runs:
+        # the steady state of adaptive depth: one full check in every probe.full_every, the rest light
+        n = settings.full_every
+        light = runs["camsvc_healthy_light"]["cpu_ms_per_probe"]
+        mix = round(((n - 1) * light + healthy["cpu_ms_per_probe"]) / n, 1)
+        runs["adaptive_mix"] = {"cpu_ms_per_probe": mix, "full_every": n}
+        for name, value in (("light", light), ("adaptive", mix), ("full", healthy["cpu_ms_per_probe"])):
+            targets[f"cpu_{name}_within_1.5x_floor"] = {
+                "value_ms": value,
+                "limit_ms": round(1.5 * floor["cpu_ms_per_probe"], 1),
+                "met": value <= 1.5 * floor["cpu_ms_per_probe"],
+            }
+            if "script_healthy" in runs:
+                theirs = runs["script_healthy"]["cpu_ms_per_probe"]
+                targets[f"cpu_{name}_at_most_quarter_of_script"] = {
+                    "value_ms": value,
+                    "limit_ms": round(theirs / 4, 1),
+                    "met": value <= theirs / 4,
+                }
     if "script_healthy" in runs:
         for which in ("healthy", "faulted"):
             ours, theirs = runs[f"camsvc_{which}"], runs[f"script_{which}"]
@@ -400,7 +454,9 @@ def _print(report: dict[str, Any]) -> None:
     ]
     names = {
         "camsvc_healthy": f"camsvc ({report['isolation']}), healthy",
+        "camsvc_healthy_light": f"camsvc ({report['isolation']}), healthy, light",
         "camsvc_faulted": f"camsvc ({report['isolation']}), faulted",
+        "camsvc_faulted_light": f"camsvc ({report['isolation']}), faulted, light",
         "script_healthy": f"{runs.get('script_healthy', {}).get('tool', '')}, healthy",
         "script_faulted": f"{runs.get('script_faulted', {}).get('tool', '')}, faulted",
         "floor": "floor: open + 1 keyframe",
@@ -425,10 +481,15 @@ def _print(report: dict[str, Any]) -> None:
     s = report["settings"]
     click.echo(
         f"\nfleet {report['fleet']}  workers {s['workers']} x threads {s['threads_per_worker']}, "
-        f"budget {s['budget_s']} s, max_frames {s['max_frames']}, stream {report['stream']}, keep_frames {report['keep_frames']}"
+        f"budget {s['budget_s']} s, max_frames {s['max_frames']}, engine {s['engine']}, stream {report['stream']}, keep_frames {report['keep_frames']}"
     )
     click.echo(table(rows))
     click.echo(f"faults classified: {report['fault_classification']}")
+    if "fault_classification_light" in report:
+        click.echo(f"faults classified (light checks): {report['fault_classification_light']}")
+    if "adaptive_mix" in runs:
+        m = runs["adaptive_mix"]
+        click.echo(f"adaptive depth (1 full in {m['full_every']}): {m['cpu_ms_per_probe']} ms CPU/probe")
     click.echo(f"healthy cameras in the faulted sweep: {report['healthy_in_faulted_sweep']}")
     for name, t in report["targets"].items():
         value = t.get("value_s", t.get("value_ms"))

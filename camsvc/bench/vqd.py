@@ -91,14 +91,20 @@ def load_photo(name: str) -> np.ndarray:
 @lru_cache(maxsize=2)
 def load_vtest(start: int = 0, count: int = 795) -> tuple[np.ndarray, ...]:
     """Frames of vtest.avi (768x576, 10 fps street CCTV), ``count`` from ``start``."""
-    cap = cv2.VideoCapture(str(footage_path("vtest.avi")))
+    # PyAV, not OpenCV: the prober's process-wide OpenCV FFmpeg options allow network protocols only
+    # (protocol_whitelist), so a local file cannot be opened through cv2 once they are set
+    import av
+
+    out: list[np.ndarray] = []
     try:
-        if not cap.isOpened():
-            raise FileNotFoundError("cannot open vtest.avi")
-        cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        out = _read_frames(cap, count)
-    finally:
-        cap.release()
+        with av.open(str(footage_path("vtest.avi"))) as c:
+            for i, frame in enumerate(c.decode(video=0)):
+                if i >= start + count:
+                    break
+                if i >= start:
+                    out.append(frame.to_ndarray(format="bgr24"))
+    except av.error.FFmpegError as exc:
+        raise FileNotFoundError(f"cannot open vtest.avi: {type(exc).__name__}") from exc
     if not out:
         raise FileNotFoundError("vtest.avi gave no frames")
     return tuple(out)
@@ -587,11 +593,15 @@ class SimulatorSource:
 
     name = "simulator"
 
-    def __init__(self, paths: dict[str, Path], workers: int = 12) -> None:
+    def __init__(self, paths: dict[str, Path], workers: int = 12, depth: str = "adaptive") -> None:
+        from camsvc.config import load_settings
         from camsvc.probing.stream import configure_opencv_env, probe
         from camsvc.simulate.harness import Simulator
 
         configure_opencv_env()
+        self.settings = load_settings().probe
+        self.depth = depth if self.settings.engine == "packets" else "full"
+        self.depths: dict[str, int] = {}  # checks per depth actually probed
         self._probe = probe
         self._simulator = Simulator
         self.paths = paths
@@ -599,22 +609,51 @@ class SimulatorSource:
         self.failed = 0
 
     def fetch(self, requests: list[Request], rng: np.random.Generator) -> dict[str, list[Check]]:
+        """Adaptive depth (``depth="adaptive"``): the scene's plain day/night clips (its learning checks)
+        are probed first, in full; every other clip is then probed as a camera healthy for long would be
+        (light checks, one full in ``probe.full_every``, a light check escalated when its packets differ
+        from the usual ones learned from the plain clips, the check after an escalation full)."""
         from concurrent.futures import ThreadPoolExecutor
+
+        from camsvc.probing.adaptive import DepthTracker, profile_from_result
+        from camsvc.probing.depth import DepthState, PacketProfile, learn_usual
 
         streams = {spec.name: self.paths[spec.name] for spec, _ in requests}
         seeds = {spec.name: int(rng.integers(0, 2**31)) for spec, _ in requests}
+        usual: dict[tuple[str, str], PacketProfile] = {}
+        trackers: dict[str, DepthTracker] = {}
         with self._simulator(roadside=0, household=0, extra_streams=streams) as sim:
 
             def one(req: Request) -> tuple[str, list[Check]]:
                 spec, n = req
                 url = sim.extra_url(spec.name)
                 local = np.random.default_rng(seeds[spec.name])
+                base = self.depth == "adaptive" and spec.fault is None and spec.condition == "plain"
+                tracker = None
+                if self.depth == "adaptive" and not base:
+                    tracker = trackers[spec.name] = DepthTracker(self.settings)
+                    tracker.seed(
+                        spec.name,
+                        DepthState(
+                            healthy_streak=100,
+                            since_full=int(local.integers(0, self.settings.full_every)),
+                            last_bad=False,
+                            usual=usual.get((spec.scene, spec.light)),
+                        ),
+                    )
                 got: list[Check] = []
                 for _ in range(n + 3):  # a few spare probes for the odd failure
                     if len(got) >= n:
                         break
                     time.sleep(float(local.uniform(0.0, 0.6)))
-                    r = self._probe(url)
+                    depth = tracker.next(spec.name) if tracker else None
+                    r = self._probe(url, settings=self.settings, depth=depth)
+                    self.depths[r.depth or "full"] = self.depths.get(r.depth or "full", 0) + 1
+                    if tracker:
+                        tracker.record(spec.name, r)
+                    elif base and r.ok and (prof := profile_from_result(r)) is not None:
+                        key = (spec.scene, spec.light)
+                        usual[key] = learn_usual(usual.get(key), prof)
                     if not r.ok or not r.frames:
                         self.failed += 1
                         log.warning("probe of %s failed: %s %s", spec.name, r.error, r.detail)
@@ -626,8 +665,13 @@ class SimulatorSource:
                     )
                 return spec.name, got
 
+            first = [r for r in requests if self.depth == "adaptive" and r[0].fault is None]
+            first = [r for r in first if r[0].condition == "plain"]
+            rest = [r for r in requests if r not in first]
             with ThreadPoolExecutor(max_workers=self.workers) as ex:
-                return dict(ex.map(one, requests))
+                out = dict(ex.map(one, first))
+                out |= dict(ex.map(one, rest))
+                return out
 
     def close(self) -> None:
         pass
@@ -934,6 +978,7 @@ def _cost_of(
 def print_report(res: dict[str, Any], echo: Callable[[str], None] = click.echo) -> None:
     s = res["summary"]
     echo(f"\nsource: {res['source']}; {res['clips']} clips; scenes: {', '.join(res['scenes'])}")
+    echo(f"depth: {res.get('depth')}; checks by depth: {res.get('checks_by_depth')}")
     echo(f"{'fault':<20}{'sev':>4}  {'recall':>7} {'first':>7}  {'checks':>6}  wrong codes")
     for fault, sevs in s["faults"].items():
         for sev, d in sorted(sevs.items()):
@@ -984,6 +1029,14 @@ def print_report(res: dict[str, Any], echo: Callable[[str], None] = click.echo) 
     "--out", type=click.Path(path_type=Path), default=Path("bench-results/vqd.json"), show_default=True
 )
 @click.option("--cost-runs", default=300, show_default=True, help="Runs to time measure() over")
+@click.option(
+    "--depth",
+    type=click.Choice(["adaptive", "full"]),
+    default="adaptive",
+    show_default=True,
+    help="Probe depth with the simulator source: adaptive (light checks for long-healthy cameras, "
+    "camsvc.probing.depth) or every check full",
+)
 @click.option("--seed", default=1, show_default=True)
 def vqd(
     scenes: str,
@@ -994,6 +1047,7 @@ def vqd(
     cache_dir: Path | None,
     out: Path,
     cost_runs: int,
+    depth: str,
     seed: int,
 ) -> None:
     """Picture-fault detection: recall per fault and severity, false alarms, CPU cost."""
@@ -1024,7 +1078,7 @@ def vqd(
     src: Any = None
     if source in ("auto", "simulator"):
         try:
-            src = SimulatorSource(paths)
+            src = SimulatorSource(paths, depth=depth)
         except ImportError as exc:
             if source == "simulator":
                 raise click.ClickException(f"the simulator or the prober is unavailable: {exc}") from exc
@@ -1052,6 +1106,8 @@ def vqd(
     res: dict[str, Any] = {
         "source": src.name,
         "failed_probes": getattr(src, "failed", 0),
+        "depth": getattr(src, "depth", "full"),
+        "checks_by_depth": getattr(src, "depths", {}),
         "scenes": [s.name for s in chosen],
         "clips": len(plan),
         "severities": FAULTS,

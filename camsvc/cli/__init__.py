@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "recording": "camsvc.cli.recording:recording",
     "cases": "camsvc.cli.cases:cases",
     "verify": "camsvc.cli.verify:verify",
+    "report": "camsvc.cli.report:report",
+    "nodes": "camsvc.cli.nodes:nodes",
 }
 
 

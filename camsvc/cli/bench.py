@@ -14,6 +14,8 @@ _BENCHES = {
     "simulator": "camsvc.cli.simulate:bench_cmd",
     "web": "camsvc.bench.web:web",
     "record": "camsvc.bench.record:record",
+    "growth": "camsvc.bench.growth:growth",
+    "scale": "camsvc.bench.scale:scale",
 }
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from camsvc.alerts import zalo
 from camsvc.config import Settings, config_file, format_errors, load_settings
 from camsvc.db import make_engine, session_scope, upgrade
 
@@ -38,6 +39,7 @@ def database(config: Settings | None = None) -> Iterator[Engine]:
     engine = make_engine(config.db_url, config.data_dir)  # installs the secret keyring
     try:
         upgrade(engine)
+        zalo.use_engine(engine)  # `camsvc contacts test` of a zalo:// channel that refreshes its token
         yield engine
     finally:
         engine.dispose()

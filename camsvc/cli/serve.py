@@ -9,24 +9,46 @@ import click
 
 from camsvc.cli import common
 from camsvc.logs import setup_logging
-from camsvc.runtime.serve import BindRefused, ensure_demo_admin, run_server
+from camsvc.runtime.serve import BindRefused, ensure_demo_admin, run_node, run_server
 
 
 @click.command()
 @click.option("--host", help="Bind address (default 127.0.0.1; CAMSVC_HOST)")
 @click.option("--port", type=int, help="HTTP port (default 8080; CAMSVC_PORT)")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Database and files (CAMSVC_DATA_DIR)")
-def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
-    """Run the API, the dashboard and the scheduled checks in one process.
+@click.option(
+    "--role",
+    type=click.Choice(["all", "probe", "api"]),
+    help="all (default): API, dashboard, checks and alerts; probe: checks of this node's site, no API; "
+    "api: API, dashboard and alerts, no checks (node.role)",
+)
+@click.option("--site", help="The site (network) this node reaches; empty: any site (node.site)")
+@click.option("--node-name", help="This node's name in the nodes table (node.name; default host-role-site)")
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    role: str | None,
+    site: str | None,
+    node_name: str | None,
+) -> None:
+    """Run the service: by default the API, the dashboard and the scheduled checks in one process.
 
-    For several API workers run more `camsvc serve` processes (or uvicorn --workers with
-    `camsvc.asgi:app`): only the one holding the leader lock runs the checks.
+    For several API workers run more `camsvc serve` processes: only the one holding the leader lock runs
+    the checks and alerts, and another takes over when it dies. For a district, run `--role api` once
+    and `--role probe --site NAME` on a machine in each commune's network, all on one PostgreSQL
+    (docs/nodes.md).
 
     A non-loopback --host is refused while no active admin exists (make one: camsvc users add NAME --role
     admin).
     """
+    node = {k: v for k, v in (("role", role), ("site", site), ("name", node_name)) if v is not None}
+    settings = common.settings(host=host, port=port, data_dir=data_dir, node=node or None)
     try:
-        run_server(common.settings(host=host, port=port, data_dir=data_dir))
+        if settings.node.role == "probe":
+            run_node(settings)
+        else:
+            run_server(settings)
     except BindRefused as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -244,6 +244,16 @@ class WindowPublic(SQLModel):
     description: str = ""
 
 
+def missing_required(data: WindowBase) -> str | None:
+    """What a window made through the API lacks (create and replace alike), naming the field, or None:
+    a reason (what is being done, by whom) and an end (nothing is silenced for ever)."""
+    if not (data.reason or "").strip():
+        return "reason: a maintenance window needs a reason (what is being done, by whom)"
+    if data.ends_at is None:
+        return "ends_at: a maintenance window needs an end: silences never last for ever"
+    return None
+
+
 def to_utc(t: dt.datetime, tz: str | dt.tzinfo) -> dt.datetime:
     """Aware -> UTC; naive is taken as local time in ``tz`` (what a person typing a time means)."""
     if t.tzinfo is None:

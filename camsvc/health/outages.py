@@ -151,11 +151,26 @@ def _store_thumbnail(
             session.execute(sa.delete(Thumbnail).where(Thumbnail.id.in_(old)))  # type: ignore[union-attr]
 
 
-def prune_checks(session: Session, older_than: dt.datetime, batch: int = 5000) -> int:
-    """Delete check rows older than the retention limit, in bounded batches. Returns rows deleted."""
+def prune_checks(
+    session: Session,
+    older_than: dt.datetime,
+    batch: int = 5000,
+    *,
+    camera_id: str | None = None,
+    newer_than: dt.datetime | None = None,
+) -> int:
+    """Delete check rows older than *older_than*, in bounded batches (each committed). With *camera_id*
+    only that camera's, with *newer_than* only those at or after it: the rollup worker deletes one
+    camera-hour at a time, in the transaction that wrote its rollup (camsvc/rollup/worker.py). Returns rows
+    deleted."""
+    where = [Check.at < older_than]
+    if camera_id is not None:
+        where.append(Check.camera_id == camera_id)
+    if newer_than is not None:
+        where.append(Check.at >= newer_than)
     total = 0
-    for _ in range(1000):  # bounded: at most 5 M rows per call
-        ids = session.exec(select(Check.id).where(Check.at < older_than).limit(batch)).all()
+    for _ in range(1000):  # bounded: at most 1000 batches per call
+        ids = session.exec(select(Check.id).where(*where).limit(batch)).all()
         if not ids:
             break
         session.execute(sa.delete(Check).where(Check.id.in_(ids)))  # type: ignore[union-attr]

@@ -174,6 +174,111 @@ class Thresholds:
         return replace(self, **kw)
 
 
+# Accepted range of every threshold (for validation where a value comes in: the API, imports, settings).
+# "int" thresholds must be whole numbers; the three expected_* may be null (learned). Luma levels are 0-255.
+_LUMA = (0.0, 255.0, "number")
+_UNIT = (0.0, 1.0, "number")
+THRESHOLD_RANGES: dict[str, tuple[float, float, str]] = {
+    "min_samples": (1, 10_000, "int"),
+    "black_brightness": _LUMA,
+    "black_dark_fraction": _UNIT,
+    "black_p99": _LUMA,
+    "black_p99_drop": _LUMA,
+    "too_dark_ratio": _UNIT,
+    "too_dark_min_drop": _LUMA,
+    "overexposed_fraction": _UNIT,
+    "overexposed_fraction_gain": _UNIT,
+    "overexposed_brightness": _LUMA,
+    "overexposed_contrast": _LUMA,
+    "overexposed_brightness_rel": _LUMA,
+    "overexposed_rise": _LUMA,
+    "overexposed_fraction_rise": _UNIT,
+    "frozen_liveness": _LUMA,
+    "frozen_liveness_ratio": _UNIT,
+    "frozen_grid_change_ratio": _UNIT,
+    "frozen_grid_change_min": _LUMA,
+    "frozen_min_span_s": (0.0, 60.0, "number"),
+    "blurred_ratio": _UNIT,
+    "covered_fraction": _UNIT,
+    "covered_margin": _UNIT,
+    "covered_fraction_unlearned": _UNIT,
+    "covered_unlearned_min_brightness": _LUMA,
+    "covered_layout_kept": _UNIT,
+    "covered_layout_changed": _UNIT,
+    "covered_margin_changed": _UNIT,
+    "snow_structure": _UNIT,
+    "snow_min_texture": _LUMA,
+    "noise_structure": _UNIT,
+    "noise_structure_drop": _UNIT,
+    "turned_shift": _UNIT,
+    "turned_rotation_deg": (0.0, 180.0, "number"),
+    "turned_min_inliers": (1, 100_000, "int"),
+    "turned_min_keypoints": (1, 100_000, "int"),
+    "turned_layout_max": _UNIT,
+    "colour_cast_shift": _LUMA,
+    "colour_lost_ratio": _UNIT,
+    "colour_lost_min_level": _LUMA,
+    "expected_fps": (0.1, 240.0, "number|null"),
+    "low_fps_ratio": _UNIT,
+    "expected_width": (1, 16_384, "int|null"),
+    "expected_height": (1, 16_384, "int|null"),
+}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def threshold_errors(overrides: Any) -> list[str]:
+    """Every problem of a threshold override mapping, as ``"key: what is wrong"`` (empty: valid).
+
+    Stricter than :meth:`Thresholds.merge` (which only refuses what cannot be applied): values must lie in
+    :data:`THRESHOLD_RANGES`, so a typo such as ``blurred_ratio: 30`` is refused where it comes in.
+    """
+    if overrides is None:
+        return []
+    if not isinstance(overrides, dict):
+        return [f"must be a JSON object of threshold names and values, not {type(overrides).__name__}"]
+    errors: list[str] = []
+    for key, v in overrides.items():
+        if key == "disabled":
+            if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
+                errors.append(f"disabled: must be a list of fault codes ({', '.join(FAULT_CODES)})")
+                continue
+            bad = [x for x in v if x not in FAULT_CODES]
+            if bad:
+                errors.append(f"disabled: unknown fault code(s) {', '.join(map(repr, bad))}")
+            continue
+        rng = THRESHOLD_RANGES.get(str(key))
+        if rng is None:
+            errors.append(f"{key}: unknown picture threshold")
+            continue
+        lo, hi, kind = rng
+        if v is None:
+            if "null" not in kind:
+                errors.append(f"{key}: cannot be null")
+            continue
+        whole = kind.startswith("int")
+        what = f"{'a whole number' if whole else 'a number'} between {_fmt(lo)} and {_fmt(hi)}"
+        number = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+        if not number or (whole and float(v) != int(v)) or not lo <= v <= hi:
+            errors.append(f"{key}: must be {what}")
+    return errors
+
+
+def per_kind_threshold_errors(per_kind: Any, kinds: tuple[str, ...]) -> list[str]:
+    """Problems of the settings' per-kind overrides ``{kind: {threshold: value}}``, as ``"kind.key: ..."``."""
+    if not isinstance(per_kind, dict):
+        return [f"must be a mapping of camera kind ({', '.join(kinds)}) to thresholds"]
+    errors: list[str] = []
+    for kind, overrides in per_kind.items():
+        if kind not in kinds:
+            errors.append(f"{kind}: unknown camera kind (known: {', '.join(kinds)})")
+            continue
+        errors += [f"{kind}.{e}" for e in threshold_errors(overrides)]
+    return errors
+
+
 # --------------------------------------------------------------------------------------------- judge
 
 

@@ -246,3 +246,134 @@ def _diagnose_http(target: Target, deadline: _Deadline) -> Diagnosis:
         return Diagnosis(True, (ErrorClass.DECODE_ERROR, "the server's reply is not HTTP (wrong port?)"))
     except httpx.HTTPError:
         return Diagnosis(True, (ErrorClass.ENDED, "the server dropped the connection without answering"))
+
+
+# --- did the server end the stream? (the failure path of an open or a first read that failed at once) -----
+
+PLAY_CHECK_MAX_S = 1.5
+RTCP_BYE = 203
+
+
+def _request(sock: socket.socket, method: str, url: str, cseq: int, extra: list[str]) -> None:
+    lines = [f"{method} {url} RTSP/1.0", f"CSeq: {cseq}", f"User-Agent: {USER_AGENT}", *extra]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+
+def _video_control(sdp: str, base: str) -> str:
+    """The SETUP URL of the first video track of an SDP (RFC 2326 C.1.1: absolute, relative or ``*``)."""
+    in_video = False
+    for raw in sdp.splitlines():
+        line = raw.strip()
+        if line.lower().startswith("m="):
+            in_video = line.lower().startswith("m=video")
+        elif in_video and line.lower().startswith("a=control:"):
+            control = line.split(":", 1)[1].strip()
+            if control.lower().startswith(("rtsp://", "rtsps://")):
+                return control
+            if control in ("", "*"):
+                return base
+            return base.rstrip("/") + "/" + control
+    return base
+
+
+def _bye_or_teardown(buf: bytearray) -> tuple[bool, int]:
+    """Walk interleaved frames (``$`` channel length payload) in *buf*; True when an RTCP BYE or a server
+    TEARDOWN is among them. Returns (ended, bytes consumed)."""
+    pos = 0
+    while len(buf) - pos >= 4:
+        if buf[pos] == 0x24:
+            channel, length = buf[pos + 1], int.from_bytes(buf[pos + 2 : pos + 4], "big")
+            if len(buf) - pos - 4 < length:
+                break
+            payload = bytes(buf[pos + 4 : pos + 4 + length])
+            pos += 4 + length
+            off = 0
+            while channel % 2 == 1 and off + 4 <= len(payload):  # RTCP: a compound of packets
+                if payload[off + 1] == RTCP_BYE:
+                    return True, pos
+                off += (int.from_bytes(payload[off + 2 : off + 4], "big") + 1) * 4
+        else:  # an RTSP message from the server (a reply, or a request such as TEARDOWN)
+            end = buf.find(b"\r\n\r\n", pos)
+            if end < 0:
+                break
+            if bytes(buf[pos : pos + 9]).upper().startswith(b"TEARDOWN"):
+                return True, end + 4
+            pos = end + 4
+    return False, pos
+
+
+def rtsp_play_ended(target: Target, timeout_s: float) -> Verdict | None:
+    """Play the stream once over TCP and watch it for a moment: an ``ended`` verdict when the server closes
+    the connection, resets it, sends an RTCP BYE or a TEARDOWN before *timeout_s*; ``None`` when media keeps
+    flowing or the check cannot tell (never raises). Run only where OpenCV failed at once after the server
+    answered DESCRIBE, which it cannot tell from an unsupported codec."""
+    deadline = _Deadline(min(timeout_s, PLAY_CHECK_MAX_S))
+    try:
+        conn = _connect(target, deadline)
+        if isinstance(conn, Diagnosis):
+            return None
+        with conn as sock:
+            return _play_and_watch(sock, target, deadline)
+    except (OSError, _NotRtsp, ValueError) as exc:
+        log.debug("play check of %s: %s", target.redacted, redact_text(repr(exc), target.secrets))
+        return None
+
+
+def _play_and_watch(sock: socket.socket, target: Target, deadline: _Deadline) -> Verdict | None:
+    url = target.bare_url
+    challenges: dict[str, dict[str, str]] = {}
+    session: list[str] = []
+    cseq = 0
+
+    def ask(method: str, uri: str, extra: list[str]) -> _RtspReply | None:
+        nonlocal cseq, challenges
+        for _ in range(2):
+            cseq += 1
+            auth = []
+            if challenges and target.username:
+                value = answer_challenge(method, uri, target.username, target.password or "", challenges)
+                auth = [f"Authorization: {value}"] if value else []
+            _request(sock, method, uri, cseq, [*extra, *session, *auth])
+            reply = _read_rtsp_reply(sock, deadline)
+            if reply is None or reply.status != 401 or challenges or not target.username:
+                return reply
+            challenges = parse_challenges(reply.header_values("WWW-Authenticate"))
+        return reply
+
+    described = ask("DESCRIBE", url, ["Accept: application/sdp"])
+    if described is None:
+        return ErrorClass.ENDED, "the server closed the connection before the stream started"
+    if described.status != 200:
+        return None
+    base = (described.header_values("Content-Base") or [url])[0]
+    control = _video_control(described.body.decode("latin-1", "replace"), base)
+    setup = ask("SETUP", control, ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    if setup is None:
+        return ErrorClass.ENDED, "the server closed the connection while the stream was set up"
+    if setup.status != 200:
+        return None
+    session = [f"Session: {v.split(';', 1)[0].strip()}" for v in setup.header_values("Session")[:1]]
+    play = ask("PLAY", base, ["Range: npt=0.000-"])
+    if play is None:
+        return ErrorClass.ENDED, "the server closed the connection when asked to play"
+    if play.status != 200:
+        return None
+    buf = bytearray(play.body)  # bytes after the reply head: media already
+    got = len(buf)
+    while deadline.left() > 0:
+        ended, used = _bye_or_teardown(buf)
+        if ended:
+            return ErrorClass.ENDED, f"the server ended the stream (BYE/TEARDOWN) after {got} bytes"
+        del buf[:used]
+        sock.settimeout(max(0.01, deadline.left()))
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionError:
+            return ErrorClass.ENDED, f"the server reset the connection after {got} bytes of the stream"
+        if not chunk:
+            return ErrorClass.ENDED, f"the server closed the stream after {got} bytes, before a whole frame"
+        got += len(chunk)
+        buf += chunk
+    return None

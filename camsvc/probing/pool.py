@@ -35,6 +35,7 @@ from typing import Any
 
 from camsvc.config import ProbeSettings
 from camsvc.enums import ErrorClass, StreamKind
+from camsvc.probing.depth import ProbeDepth
 from camsvc.probing.result import ProbeResult
 from camsvc.probing.target import InvalidURL, parse_target
 from camsvc.redact import redact_text
@@ -56,6 +57,7 @@ class _Task:
     budget_s: float
     keep_frames: bool
     secrets: tuple[str, ...]
+    depth: ProbeDepth | None = None
     future: Future[ProbeResult] = field(default_factory=Future)
     deadline: float = 0.0
     dispatched_at: float = 0.0
@@ -186,8 +188,10 @@ class ProbePool:
         kind: StreamKind | str | None = None,
         budget_s: float | None = None,
         keep_frames: bool = True,
+        depth: ProbeDepth | None = None,
     ) -> Future[ProbeResult]:
-        """Queue one probe. Invalid URLs resolve at once (``invalid_url``) without touching a worker."""
+        """Queue one probe. Invalid URLs resolve at once (``invalid_url``) without touching a worker.
+        *depth*: full (the default) or light (:mod:`camsvc.probing.depth`)."""
         kind = StreamKind(kind) if kind is not None else None
         budget = self.settings.budget_s if budget_s is None else float(budget_s)
         if not budget > 0:
@@ -214,6 +218,7 @@ class ProbePool:
             budget_s=budget,
             keep_frames=keep_frames,
             secrets=target.secrets,
+            depth=depth,
         )
         with self._lock:
             if self._broken:
@@ -272,7 +277,9 @@ class ProbePool:
             task.dispatched_at = now
             task.deadline = now + task.budget_s + self.grace_s
             try:
-                worker.conn.send(("probe", task.id, task.url, task.kind, task.budget_s, task.keep_frames))
+                worker.conn.send(
+                    ("probe", task.id, task.url, task.kind, task.budget_s, task.keep_frames, task.depth)
+                )
             except (OSError, ValueError):
                 self._pending.appendleft(task)
                 worker.ready = False  # its death will be noticed by the manager loop

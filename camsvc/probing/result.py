@@ -27,6 +27,12 @@ class ProbeResult:
     detail: str | None = None  # redacted, human-readable
     stream_kind: StreamKind | None = None
     started_at: float | None = None  # unix time (UTC) the probe started
+    # Packet-level probe (probe.engine: packets): what the packets showed, and how deep the check looked:
+    # "full", "light" (liveness + one keyframe) or "escalated" (light asked, packets looked different).
+    bitrate_kbps: float | None = None
+    packet_stats: dict[str, float] = field(default_factory=dict)
+    depth: str | None = None
+    depth_reason: str | None = None
     # Picture analysis (issue 4): per-check metrics and faults found; filled by the analysis step.
     metrics: dict[str, float] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)

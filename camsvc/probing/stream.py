@@ -32,7 +32,8 @@ import httpx
 from camsvc import netpolicy
 from camsvc.config import ProbeSettings
 from camsvc.probing import classify
-from camsvc.probing.diagnose import diagnose, http_client
+from camsvc.probing.depth import FULL, ProbeDepth
+from camsvc.probing.diagnose import diagnose, http_client, rtsp_play_ended
 from camsvc.probing.result import ErrorClass, ProbeResult, StreamKind
 from camsvc.probing.target import InvalidURL, Target, parse_target
 from camsvc.redact import redact_text
@@ -68,13 +69,15 @@ PROTOCOLS_UDP = "tcp,tls,http,https,rtp,udp"
 
 def capture_options(rtsp_transport: str) -> str:
     """FFmpeg options for every open: TCP (or UDP) transport, 0.2 s analysis instead of 5 s, and only the
-    network protocols a camera stream needs."""
+    network protocols a camera stream needs. Cameras serve https with self-signed certificates, and FFmpeg 8
+    (OpenCV 5's wheels) verifies peers by default: ``tls_verify;0`` keeps https cameras checkable, as
+    the reachability diagnosis does (only that the stream works matters, not who signed it)."""
     if rtsp_transport not in ("tcp", "udp"):
         raise ValueError(f"probe.rtsp_transport must be 'tcp' or 'udp', not {rtsp_transport!r}")
     protocols = PROTOCOLS_TCP if rtsp_transport == "tcp" else PROTOCOLS_UDP
     return (
         f"rtsp_transport;{rtsp_transport}|analyzeduration;200000|probesize;32768"
-        f"|protocol_whitelist;{protocols}"
+        f"|protocol_whitelist;{protocols}|tls_verify;0"
     )
 
 
@@ -118,8 +121,11 @@ def probe(
     settings: ProbeSettings | None = None,
     keep_frames: bool = True,
     budget_s: float | None = None,
+    depth: ProbeDepth | None = None,
 ) -> ProbeResult:
-    """Probe one stream in this process; returns within ``budget + GRACE_S`` whatever the camera does."""
+    """Probe one stream in this process; returns within ``budget + GRACE_S`` whatever the camera does.
+
+    *depth* (:mod:`camsvc.probing.depth`): a full check (the default) or a light one (engine packets)."""
     settings = settings or ProbeSettings.model_validate({})
     budget = budget_s if budget_s is not None else settings.budget_s
     try:
@@ -131,7 +137,13 @@ def probe(
 
     def run() -> None:
         box["result"] = run_probe(
-            target, kind, settings, budget, keep_frames, progress=lambda s: box.__setitem__("stage", s)
+            target,
+            kind,
+            settings,
+            budget,
+            keep_frames,
+            progress=lambda s: box.__setitem__("stage", s),
+            depth=depth,
         )
 
     started = time.monotonic()
@@ -184,8 +196,11 @@ def run_probe(
     budget_s: float,
     keep_frames: bool,
     progress: Progress | None = None,
+    depth: ProbeDepth | None = None,
 ) -> ProbeResult:
-    """The probe itself, in the calling thread (the pool's workers call this). Never raises."""
+    """The probe itself, in the calling thread (the pool's workers call this). Never raises.
+
+    RTSP streams go through :mod:`camsvc.probing.packets` when ``settings.engine`` is ``packets``."""
     t0 = time.monotonic()
     res = ProbeResult(url=target.redacted, ok=False, started_at=time.time(), stream_kind=kind)
     ctx = _Ctx(target, settings, t0, t0 + budget_s, budget_s, keep_frames, progress or (lambda _s: None))
@@ -199,8 +214,9 @@ def run_probe(
         if kind is None and target.is_rtsp:
             kind = StreamKind.RTSP
         res.stream_kind = kind
+        ctx.depth = depth or FULL
         if kind in (StreamKind.RTSP, StreamKind.MJPEG):
-            _probe_video(ctx, res)
+            _video(ctx, res)
         else:
             _probe_http(ctx, res, kind)
     except Exception as exc:  # a bug or an unexpected library error: report it, never raise
@@ -242,6 +258,7 @@ class _Ctx:
         self.progress = progress
         self.open_limit = min(settings.open_timeout_s, OPEN_SHARE * budget_s)
         self.read_limit = min(settings.read_timeout_s, READ_SHARE * budget_s)
+        self.depth: ProbeDepth = FULL
 
     def left(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -251,6 +268,16 @@ class _Ctx:
 
     def fail(self, res: ProbeResult, verdict: classify.Verdict) -> None:
         res.error, res.detail = verdict
+
+    def ended_instead_of_decode_error(self, res: ProbeResult) -> None:
+        """OpenCV failed at once before a first frame, on a server that answers: an unsupported stream, or
+        a server that ended the stream (closed, BYE, TEARDOWN) before the first frame. Only playing it
+        once tells them apart (RTSP; an HTTP stream's end is seen by the diagnosis already)."""
+        if res.error is not ErrorClass.DECODE_ERROR or not self.target.is_rtsp:
+            return
+        verdict = rtsp_play_ended(self.target, max(0.0, min(DIAGNOSE_MAX_S, self.left() - 0.1)))
+        if verdict is not None:
+            self.fail(res, verdict)
 
     def diagnose_into(self, res: ProbeResult) -> bool:
         """Run the failure check; fills reachable/error/detail. False when it found nothing wrong."""
@@ -263,6 +290,16 @@ class _Ctx:
 
 
 # --- video (RTSP, MJPEG) -------------------------------------------------------------------------------
+
+
+def _video(ctx: _Ctx, res: ProbeResult) -> None:
+    """A video stream: through the packet engine (:mod:`camsvc.probing.packets`) or OpenCV's decode."""
+    if ctx.settings.engine == "packets":
+        from camsvc.probing.packets import probe_rtsp
+
+        probe_rtsp(ctx, res, ctx.depth)
+    else:
+        _probe_video(ctx, res)
 
 
 def _probe_video(ctx: _Ctx, res: ProbeResult) -> None:
@@ -283,6 +320,7 @@ def _probe_video(ctx: _Ctx, res: ProbeResult) -> None:
             res.open_ms = None
             if not ctx.diagnose_into(res):
                 ctx.fail(res, classify.classify_open_after_check(open_elapsed, ctx.open_limit))
+                ctx.ended_instead_of_decode_error(res)
             return
         res.opened = res.reachable = True
         res.open_ms = open_elapsed * 1000
@@ -325,6 +363,8 @@ def _read_frames(ctx: _Ctx, res: ProbeResult, cap: Any) -> None:
         elapsed = t_got - t_read
         if not ok or (keep and frame is None) or classify.is_stalled_read(elapsed, ctx.read_limit):
             ctx.fail(res, classify.classify_read_failure(res.frames_decoded, elapsed, ctx.read_limit))
+            if res.frames_decoded == 0:
+                ctx.ended_instead_of_decode_error(res)
             break
         if first_t is None:
             assert frame is not None  # the first frame is always kept
@@ -395,7 +435,7 @@ def _probe_http(ctx: _Ctx, res: ProbeResult, kind: StreamKind | None) -> None:
         return
     if video:
         res.opened = res.reachable = False
-        _probe_video(ctx, res)
+        _video(ctx, res)
 
 
 def _read_body(ctx: _Ctx, res: ProbeResult, resp: httpx.Response) -> bytes | None:

@@ -2,7 +2,7 @@
 
 It talks to the pool over the socket inherited as file descriptor FD (a
 :class:`multiprocessing.connection.Connection`): first ``("init", settings, log_level, postprocess)``, then
-``("probe", id, url, kind, budget_s, keep_frames)`` and ``("stop",)``. It answers ``("ready", pid)``,
+``("probe", id, url, kind, budget_s, keep_frames, depth)`` and ``("stop",)``. It answers ``("ready", pid)``,
 ``("progress", id, stage)``, ``("result", id, ProbeResult)`` and ``("log", level, logger, text)``.
 
 Started as a fresh interpreter (not ``fork``, not ``multiprocessing``'s spawn which re-imports the
@@ -67,8 +67,19 @@ def serve(conn: Connection) -> None:
     _capture_stderr(send, scrub)
     cv2 = stream.load_cv2(settings)
     cv2.setNumThreads(1)  # resize/encode of small frames: no OpenCV thread pool per worker
+    if settings.engine == "packets":  # load PyAV with the worker, not in its first probes
+        from camsvc.probing.packets import load_av
 
-    def run(task_id: int, url: str, kind: StreamKind | None, budget_s: float, keep_frames: bool) -> None:
+        load_av()
+
+    def run(
+        task_id: int,
+        url: str,
+        kind: StreamKind | None,
+        budget_s: float,
+        keep_frames: bool,
+        depth: Any = None,
+    ) -> None:
         try:
             try:
                 target = parse_target(url, kind)
@@ -83,6 +94,7 @@ def serve(conn: Connection) -> None:
                     budget_s,
                     keep_frames or postprocess is not None,
                     progress=lambda stage: send(("progress", task_id, stage)),
+                    depth=depth,
                 )
                 if postprocess is not None:
                     try:

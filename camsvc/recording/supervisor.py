@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,8 +177,13 @@ class _Cam:
 
 
 class RecorderSupervisor:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, owned: Callable[[], set[str] | None] | None = None
+    ) -> None:
         self.settings = settings
+        # which cameras this node may record: None every camera; else the ids *owned* returns at each
+        # reload (a probe node records only the cameras it holds leases for: camsvc.nodes)
+        self.owned = owned
         self.rec = settings.recording
         self.engine = engine
         self.root: Path = settings.recording_dir
@@ -277,6 +283,9 @@ class RecorderSupervisor:
         self._last_refresh = time.monotonic()
         with Session(self.engine) as session:
             wanted = recorded_cameras(session, self.settings)
+        ids = self.owned() if self.owned is not None else None
+        if ids is not None:
+            wanted = {cid: e for cid, e in wanted.items() if cid in ids}
         now = utcnow()
         with self._lock:
             for cid in [c for c in self._cams if c not in wanted or self._cams[c].entry != wanted[c]]:

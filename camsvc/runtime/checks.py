@@ -16,6 +16,7 @@ from camsvc.db import session_scope
 from camsvc.health.outages import Recorded, get_status, record_check
 from camsvc.health.state import Observation, Thresholds
 from camsvc.models import Check, MaintenanceWindow
+from camsvc.picture.judge import Thresholds as PictureThresholds
 from camsvc.picture.store import analyse, thresholds_for
 from camsvc.probing.result import ProbeResult
 from camsvc.timefmt import local
@@ -47,6 +48,17 @@ def in_maintenance(
     return found
 
 
+DUE_KEY = "ux_check_camera_due"
+
+
+def is_duplicate_due(exc: BaseException) -> bool:
+    """Whether an IntegrityError is the unique (camera, due time) key, i.e. this check was recorded
+    already (by another node, or an earlier replay), rather than some other refusal of the write
+    (another constraint, a trigger's ABORT) that must count as a write error."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return DUE_KEY in text or "check.camera_id, check.due_at" in text
+
+
 class CheckProcessor:
     def __init__(self, settings: Settings, engine: Engine):
         self.settings = settings
@@ -55,10 +67,20 @@ class CheckProcessor:
         self.thresholds = Thresholds(
             fail=c.fail_threshold, recover=c.recover_threshold, degrade=c.degrade_threshold
         )
+        self._bad_thresholds: dict[str, str | None] = {}  # camera -> the bad value already logged
 
     def process(
-        self, cam: CameraEntry, result: ProbeResult, windows: list[MaintenanceWindow] | None = None
+        self,
+        cam: CameraEntry,
+        result: ProbeResult,
+        windows: list[MaintenanceWindow] | None = None,
+        *,
+        due_at: float | None = None,
+        node: str | None = None,
     ) -> Recorded:
+        """Record one check in one transaction. *due_at* (epoch seconds): when the scheduler had it due;
+        with it a second recording of the same due time fails on the unique key (IntegrityError) and
+        changes nothing. *node*: the node that ran it."""
         at = (
             dt.datetime.fromtimestamp(result.started_at, dt.UTC)
             if result.started_at
@@ -67,13 +89,15 @@ class CheckProcessor:
         hour = local(at, self.settings.timezone).hour  # type: ignore[union-attr]
         with session_scope(self.engine) as session:
             status = get_status(session, cam.id)
-            th = thresholds_for(cam.kind, self.settings.picture_thresholds, cam.picture_thresholds)
+            th = self._thresholds(cam)
             picture = analyse(status, result, hour=hour, at=at, thresholds=th)
             window = in_maintenance(windows or [], cam, at, self.settings.timezone)
             faults = list(picture.faults)
             if result.ok and self._not_recording(session, cam.id, at):
                 faults.append("not_recording")  # after the picture faults: a bad picture names the cause
             check = _check_row(cam, result, at, picture.metrics, faults)
+            check.due_at = dt.datetime.fromtimestamp(due_at, dt.UTC) if due_at is not None else None
+            check.node = node
             obs = Observation(
                 at=at,
                 ok=result.ok,
@@ -83,6 +107,23 @@ class CheckProcessor:
                 in_maintenance=window is not None,
             )
             return record_check(session, check, obs, self.thresholds, thumbnail_jpeg=result.thumbnail_jpeg)
+
+    def _thresholds(self, cam: CameraEntry) -> PictureThresholds:
+        """The camera's picture thresholds; a stored override that cannot be applied (written before the
+        API checked them) falls back to the kind's defaults, logged once per camera and value: a bad
+        setting never stops the camera's checks from being recorded."""
+        try:
+            return thresholds_for(cam.kind, self.settings.picture_thresholds, cam.picture_thresholds)
+        except (ValueError, TypeError) as exc:
+            if self._bad_thresholds.get(cam.id) != cam.picture_thresholds:
+                self._bad_thresholds[cam.id] = cam.picture_thresholds
+                log.warning(
+                    "camera %s: stored picture_thresholds cannot be applied (%s); using the defaults "
+                    "until it is corrected",
+                    cam.id,
+                    str(exc)[:200],
+                )
+            return thresholds_for(cam.kind, self.settings.picture_thresholds, None)
 
     def _not_recording(self, session: Session, camera_id: str, at: dt.datetime) -> bool:
         """The camera should be recorded and its recorder wrote no new segment within the stall window

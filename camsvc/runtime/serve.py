@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+import time
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -106,3 +107,76 @@ def run_server(settings: Settings) -> None:
     app = create_app(settings)
     print(f"camsvc dashboard: {settings.base_url}/   (API docs: {settings.base_url}/docs)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=5)
+
+
+SCHEMA_WAIT_S = 120.0
+
+
+def wait_for_schema(engine: Engine, timeout_s: float = SCHEMA_WAIT_S) -> None:
+    """A probe node does not migrate (the API node does, once): it waits, bounded, until the database
+    answers with the newest schema, so a stack started all at once comes up in any order."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from camsvc.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while True:
+        try:
+            with engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
+                return
+            last = f"schema at {current or 'nothing'}, this camsvc needs {head}"
+        except Exception as exc:
+            last = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"camsvc: the database is not ready after {timeout_s:.0f} s ({last}); start the API node "
+                "(camsvc serve --role api) or run `camsvc db upgrade` first"
+            )
+        time.sleep(2.0)
+
+
+def run_node(settings: Settings) -> None:
+    """A probe node in the foreground: no API; its checks (and recorders) until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from camsvc.cameras import all_secrets
+    from camsvc.db import make_engine
+    from camsvc.metrics import Metrics
+    from camsvc.runtime.service import Runtime
+
+    setup_logging(settings.log_level)
+    from camsvc.crypto import SecretKeyError, check_readable, encrypted_columns
+    from camsvc.db import table_metadata
+
+    engine = make_engine(settings.db_url, settings.data_dir)
+    wait_for_schema(engine)
+    try:  # a node needs the central service's secret key (the key file or $CAMSVC_SECRET_KEY)
+        check_readable(engine, encrypted_columns(table_metadata()))
+    except SecretKeyError as exc:
+        raise SystemExit(f"camsvc: {exc} (copy the API node's secret key to this node)") from None
+    with Session(engine) as s:
+        add_secrets(all_secrets(s))
+    stop = threading.Event()
+
+    def _term(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGINT, _term)
+    runtime = Runtime(settings, engine, Metrics())
+    print(f"camsvc probe node (site {settings.node.site or 'any'}): checking", flush=True)
+    runtime.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        log.info("probe node stopping")
+        runtime.stop()
+        engine.dispose()
+        log.info("probe node stopped")

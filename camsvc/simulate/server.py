@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from camsvc.simulate.fleet import HAMLETS, CameraSpec, fold, generate_fleet, mat
 from camsvc.simulate.frames import SceneFrames
 
 log = logging.getLogger(__name__)
+
+CLOCK_START_S = 30.0  # longest wait for a clock stream's first keyframe at start
 
 
 @dataclass
@@ -143,7 +146,12 @@ class Simulator:
                         "mount", path=f"/{name}", file=str(clip.path), fps=clip.fps, phase=0.0
                     )
                 gst_port = await self.gst.listen(cfg.rtsp_port, cfg.gst_threads)
-                self._start_clocks()
+                # ready only once every clock stream has kept its first keyframe: what a clock camera
+                # keeps (its playback) starts no later than the simulator says it is ready (on a loaded
+                # machine the encoders start seconds late; a replay of "since ready" then had no frame)
+                for first in self._start_clocks():
+                    if not await asyncio.to_thread(first.wait, CLOCK_START_S):
+                        raise RuntimeError(f"a clock stream sent no frame within {CLOCK_START_S:.0f} s")
                 self.extra_urls = {name: f"rtsp://{cfg.host}:{gst_port}/{name}" for name in extra}
             frames = {
                 name: SceneFrames(footage.jpeg_frames(files), footage.FPS)
@@ -177,20 +185,29 @@ class Simulator:
             tmp.replace(cfg.ready_file)
         log.info("simulator ready in %.1f s: %d cameras", self.startup_s, len(self.specs))
 
-    def _start_clocks(self) -> None:
+    def _start_clocks(self) -> list[threading.Event]:
+        """Start the clock streams; one event per stream, set when its first keyframe was sent."""
         gst = self.gst
+        firsts = []
         for cam_id in self.clock_ids:
             for which, (w, h) in clockcam.SIZES.items():
                 path = f"/{cam_id}/{which}"
+                first = threading.Event()
 
-                def sink(wall_ms: int, key: bool, au: bytes, path: str = path) -> None:
+                def sink(
+                    wall_ms: int, key: bool, au: bytes, path: str = path, first: threading.Event = first
+                ) -> None:
                     gst.send_au(path, wall_ms, key, au)
+                    if key:
+                        first.set()
 
                 stream = clockcam.ClockStream(f"{cam_id}/{which}", w, h, sink)
                 stream.start()
                 self.clock_streams.append(stream)
+                firsts.append(first)
         if self.clock_ids:
             log.info("clock picture on %s", _ids_summary(self.clock_ids))
+        return firsts
 
     def _playback_opener(self, camera_id: str) -> Any:
         async def open_playback(stream: str, start_ms: int, end_ms: int) -> str:

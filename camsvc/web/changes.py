@@ -11,7 +11,15 @@ transaction as the state), a registry edit, or an acknowledgement. The cursor ca
   with SQLite there are none;
 * ``r``: a hash of the registry (row count, newest ``updated_at``); when it differs the client reloads the
   full ``/api/map`` (``full: true``);
-* ``a``: a hash of the acknowledgements; when it differs, every camera with an open outage is returned.
+* ``a``: a hash of the acknowledgements; when it differs, every camera with an open outage is returned;
+* ``s`` (after the ``a`` hash, as ``<a>s<s>``): a hash of the set of stale cameras (``camsvc.health.stale``: enabled, last check older than N check
+  intervals). Going stale changes no row (it is the absence of a check), so the feed computes the set at each
+  poll; when it differs from the cursor's, the answer carries ``stale``: every stale camera the caller may
+  see with its last check time (``{id: last_check_at}``, the whole set: cameras missing from it are fresh).
+  Without a settings object (callers from before issue 11) nothing is stale.
+* the delayed set (issue 12: cameras whose node has results queued on its disk, or is lost) rides in the
+  same ``s`` digest (a hash of both sets); when it changes the answer also carries ``delayed``: every
+  delayed camera the caller may see (a list of ids: cameras missing from it are not delayed).
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from camsvc.health.stale import rule_of
+from camsvc.health.stale_set import delayed_set, mark_stale, stale_cameras
 from camsvc.models import Camera, CameraStatus, Outage, Transition
 from camsvc.schemas import map_rows
 
@@ -36,10 +46,12 @@ class Cursor:
     transition: int
     registry: str
     acks: str
+    stale: str = ""  # empty: nothing stale
     holes: tuple[int, ...] = ()
 
     def __str__(self) -> str:
-        base = f"{self.transition}.{self.registry}.{self.acks}"
+        # the stale digest rides in the acknowledgements' part ("<acks>s<stale>"; hex has no "s")
+        base = f"{self.transition}.{self.registry}.{self.acks}" + (f"s{self.stale}" if self.stale else "")
         return base + ("." + "-".join(map(str, self.holes)) if self.holes else "")
 
     @classmethod
@@ -56,25 +68,40 @@ class Cursor:
             if not all(h.isdigit() and len(h) <= 18 for h in raw):
                 return None
             holes = tuple(sorted({int(h) for h in raw}))[-MAX_HOLES:]
-        return cls(int(parts[0]), parts[1][:32], parts[2][:32], holes)
+        acks, _, stale = parts[2].partition("s")
+        return cls(int(parts[0]), parts[1][:32], acks[:32], stale[:32], holes)
 
 
 def _digest(*values: object) -> str:
     return hashlib.sha1("|".join(map(str, values)).encode()).hexdigest()[:10]
 
 
-def current_cursor(session: Session) -> Cursor:
+def current_cursor(
+    session: Session, stale: dict[str, Any] | None = None, delayed: dict[str, Any] | None = None
+) -> Cursor:
     t = session.exec(select(func.max(Transition.id))).one() or 0
     reg = session.exec(select(func.count(), func.max(Camera.updated_at)).select_from(Camera)).one()
     ack = session.exec(
         select(func.count(), func.max(Outage.acknowledged_at)).where(col(Outage.acknowledged_at).is_not(None))
     ).one()
-    return Cursor(int(t), _digest(*reg), _digest(*ack))
+    marks = ""
+    if stale or delayed:
+        marks = (
+            _digest(*sorted(stale or ()), "|delayed|", *sorted(delayed or ()))
+            if delayed
+            else _digest(*sorted(stale or ()))
+        )
+    return Cursor(int(t), _digest(*reg), _digest(*ack), marks)
 
 
-def changes_since(session: Session, cursor_text: str | None, where: Any = None) -> dict[str, Any]:
-    """``{cursor, full, cameras}``: ``full`` means reload ``/api/map``; else ``cameras`` are the changed ones."""
-    now = current_cursor(session)
+def changes_since(
+    session: Session, cursor_text: str | None, where: Any = None, *, settings: Any = None
+) -> dict[str, Any]:
+    """``{cursor, full, cameras[, stale]}``: ``full`` means reload ``/api/map``; else ``cameras`` are the
+    changed ones, each with ``stale``; ``stale`` (only when the set changed) is the whole stale set."""
+    stale = stale_cameras(session, rule_of(settings) if settings is not None else None, where)
+    delayed = delayed_set(session, settings, where)
+    now = current_cursor(session, stale, delayed)
     old = Cursor.parse(cursor_text)
     if old is None or old.registry != now.registry or old.transition > now.transition:
         return {"cursor": str(now), "full": True, "cameras": []}
@@ -96,7 +123,7 @@ def changes_since(session: Session, cursor_text: str | None, where: Any = None) 
         start = max(old.transition + 1, now.transition - HOLE_WINDOW)
         holes = {i for i in range(start, now.transition + 1) if i not in seen}
         holes |= {h for h in old.holes if h not in seen and h > now.transition - HOLE_WINDOW}
-    now = Cursor(now.transition, now.registry, now.acks, tuple(sorted(holes))[-MAX_HOLES:])
+    now = Cursor(now.transition, now.registry, now.acks, now.stale, tuple(sorted(holes))[-MAX_HOLES:])
     if now.acks != old.acks:
         ids.update(
             session.execute(
@@ -107,4 +134,12 @@ def changes_since(session: Session, cursor_text: str | None, where: Any = None) 
         )
     if len(ids) > MAX_CAMERAS:
         return {"cursor": str(now), "full": True, "cameras": []}
-    return {"cursor": str(now), "full": False, "cameras": map_rows(session, sorted(ids), where)}
+    out: dict[str, Any] = {
+        "cursor": str(now),
+        "full": False,
+        "cameras": mark_stale(map_rows(session, sorted(ids), where), stale, delayed),
+    }
+    if now.stale != old.stale:
+        out["stale"] = {cid: v["last_check_at"] for cid, v in sorted(stale.items())}
+        out["delayed"] = sorted(delayed)
+    return out

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import xstatic.pkg.leaflet as xs_leaflet
 import xstatic.pkg.leaflet_markercluster as xs_cluster
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,11 +27,12 @@ import camsvc
 from camsvc import __version__
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.auth import audit_http, views
-from camsvc.auth.http import optional_subject
+from camsvc.auth.http import optional_subject, public
 from camsvc.auth.roles import ROLES, actions_for
 from camsvc.enums import CameraKind
 from camsvc.models import CameraStatus, Thumbnail
 from camsvc.web.changes import changes_since
+from camsvc.web.tiles import tile_config  # issue 11 (map helper): local MBTiles map tiles
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,21 @@ def find_web_dir() -> Path | None:
 
 
 def load_translations(web_dir: Path) -> dict[str, dict[str, str]]:
-    """``web/translations/{vi,en}.json``; both must hold the same keys."""
+    """``web/translations/{vi,en}.json`` plus one pair ``<area>.{vi,en}.json`` per screen (reports, alerts...);
+    a key may be defined once, and vi and en must hold the same keys."""
     out: dict[str, dict[str, str]] = {}
+    folder = web_dir / "translations"
     for lang in LANGUAGES:
-        path = web_dir / "translations" / f"{lang}.json"
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: must be a JSON object of key -> text")
-        out[lang] = {str(k): str(v) for k, v in data.items()}
+        merged: dict[str, str] = {}
+        for path in [folder / f"{lang}.json", *sorted(folder.glob(f"*.{lang}.json"))]:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}: must be a JSON object of key -> text")
+            twice = sorted(set(merged) & set(data))
+            if twice:
+                raise ValueError(f"{path}: keys already defined in another file: {', '.join(twice)}")
+            merged.update({str(k): str(v) for k, v in data.items()})
+        out[lang] = merged
     missing = set(out["vi"]) ^ set(out["en"])
     if missing:
         raise ValueError(f"translations differ between vi and en: {', '.join(sorted(missing))}")
@@ -143,6 +151,7 @@ def page_config(
         "refreshMs": int(refresh_s * 1000),
         "camera": camera,
         "i18n": translations,
+        **tile_config(settings),  # issue 11 (map helper): MBTiles URL, zooms, bounds, or tileError
     }
 
 
@@ -191,7 +200,9 @@ def build_router(web_dir: Path | None) -> APIRouter:
             raise KeyError(f"no static file web/static/{path}")
         return f"{WEB_STATIC_URL}/{path}?v={v}"
 
-    def render(request: Request, settings: Any, template: str, config: dict[str, Any]) -> HTMLResponse:
+    def render(
+        request: Request, settings: Any, template: str, config: dict[str, Any], page: str = "map"
+    ) -> HTMLResponse:
         chosen = config["lang"]
         tr = translations[chosen]
         subject = getattr(request.state, "subject", None)
@@ -209,6 +220,7 @@ def build_router(web_dir: Path | None) -> APIRouter:
                 "states": ["down", "degraded", "unknown", "maintenance", "up"],
                 "user": subject,
                 "csrf_token": csrf_token(request),
+                "page": page,
             },
         )
         response.headers["Cache-Control"] = "no-cache"
@@ -238,6 +250,25 @@ def build_router(web_dir: Path | None) -> APIRouter:
         )
         return render(request, settings, "index.html", config)
 
+    def screen(template: str, page: str, **extra: Any) -> Any:
+        """A page of the dashboard other than the map: the same config, its own template and scripts.
+        The page is for every signed-in user (the same rule as ``/``); its API calls are checked one by one
+        and the page says what the role may not do."""
+
+        def endpoint(
+            request: Request,
+            settings: SettingsDep,
+            lang: Annotated[str | None, Query(max_length=5, description="vi or en")] = None,
+        ) -> HTMLResponse:
+            chosen = pick_language(lang, settings.default_language)
+            config = page_config(
+                settings, translations, chosen, None, DEFAULT_REFRESH_S, lang_from_url=lang is not None
+            )
+            config.update({k: request.query_params.get(k) or request.path_params.get(k) for k in extra})
+            return render(request, settings, template, config, page=page)
+
+        return endpoint
+
     @r.get("/cases", response_class=HTMLResponse, include_in_schema=False)
     def cases_page(
         request: Request,
@@ -252,7 +283,49 @@ def build_router(web_dir: Path | None) -> APIRouter:
             settings, translations, chosen, None, DEFAULT_REFRESH_S, lang_from_url=lang is not None
         )
         config["case"] = case
-        return render(request, settings, "cases.html", config)
+        return render(request, settings, "cases.html", config, page="cases")
+
+    @r.get("/cameras/{camera_id}", response_class=HTMLResponse, include_in_schema=False)
+    def camera_page(
+        camera_id: str,
+        request: Request,
+        settings: SettingsDep,
+        session: SessionDep,
+        lang: Annotated[str | None, Query(max_length=5, description="vi or en")] = None,
+    ) -> HTMLResponse:
+        """One camera: availability bars, outages, check charts, pictures, recording timeline (issue 11).
+        A camera outside the user's hamlets is not found, as in the API."""
+        views.camera_or_404(session, optional_subject(request), camera_id)
+        chosen = pick_language(lang, settings.default_language)
+        config = page_config(
+            settings, translations, chosen, camera_id, DEFAULT_REFRESH_S, lang_from_url=lang is not None
+        )
+        return render(request, settings, "camera.html", config, page="camera")
+
+    # Screens of issue 11; each template and script is its own (web/templates/<name>.html, js/<name>.js).
+    r.add_api_route("/reports", screen("reports.html", "reports"), include_in_schema=False)
+    r.add_api_route("/alerts", screen("alerts.html", "alerts", incident=True), include_in_schema=False)
+    r.add_api_route("/maintenance", screen("maintenance.html", "maintenance"), include_in_schema=False)
+    r.add_api_route("/admin/alerting", screen("admin.html", "admin"), include_in_schema=False)
+    # issue 12: the probe nodes (its API refuses roles below technician and the page says so)
+    r.add_api_route("/nodes", screen("nodes.html", "nodes"), include_in_schema=False)
+
+    @r.get("/status", response_class=HTMLResponse, include_in_schema=False)
+    @public
+    def public_status_page(
+        request: Request,
+        settings: SettingsDep,
+        lang: Annotated[str | None, Query(max_length=5, description="vi or en")] = None,
+    ) -> HTMLResponse:
+        """The optional public status page (settings ``dashboard.public_status``, off by default: 404):
+        per-hamlet availability and open incidents, no pictures, no household locations, no names."""
+        if not settings.dashboard.public_status:
+            raise HTTPException(status_code=404, detail="the public status page is not enabled")
+        chosen = pick_language(lang, settings.default_language)
+        config = page_config(
+            settings, translations, chosen, None, DEFAULT_REFRESH_S, lang_from_url=lang is not None
+        )
+        return render(request, settings, "status.html", config, page="status")
 
     return r
 
@@ -269,13 +342,16 @@ feed = APIRouter(tags=["dashboard"])
 @feed.get("/web/changes", tags=["dashboard"])
 def map_changes(
     session: SessionDep,
+    settings: SettingsDep,  # issue 11 (map helper): the stale rule's intervals
     request: Request,
     response: Response,
     cursor: Annotated[str | None, Query(max_length=400, description="From the previous answer")] = None,
 ) -> dict[str, Any]:
     """Cameras whose state, cause or acknowledgement changed since ``cursor`` (``full``: reload /api/map)."""
     response.headers["Cache-Control"] = "no-store"
-    return changes_since(session, cursor, views.scope_condition(session, optional_subject(request)))
+    return changes_since(
+        session, cursor, views.scope_condition(session, optional_subject(request)), settings=settings
+    )
 
 
 @feed.get("/web/cameras/{camera_id}/pictures", tags=["dashboard"])

@@ -167,7 +167,10 @@ def test_maintenance_api_crud_and_validation(client: TestClient, alert_engine) -
         w["id"],
         silence["id"],
     ]
-    put = client.put(f"/api/maintenance/{w['id']}", json={"hamlet": "Đông Hải", "reason": "changed"})
+    put = client.put(
+        f"/api/maintenance/{w['id']}",
+        json={"hamlet": "Đông Hải", "reason": "changed", "ends_at": "2030-01-01T00:00:00"},
+    )
     assert put.status_code == 200 and put.json()["recurring"] is False
     assert client.delete(f"/api/maintenance/{w['id']}").status_code == 204
     assert client.get(f"/api/maintenance/{w['id']}").status_code == 404

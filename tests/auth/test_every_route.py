@@ -25,6 +25,11 @@ PUBLIC = {  # (method, path): why anyone may call it
     ("POST", "/api/auth/login"): "signing in from a script",
     ("GET", "/ack/{token}"): "the signed link in an alert message (bound to its contact, expires)",
     ("POST", "/ack/{token}"): "the signed link's button",
+    ("GET", "/status"): "the optional public status page (off by default: 404), no pictures or names",
+    (
+        "GET",
+        "/api/public/status",
+    ): "the public status page's data (off by default: 404): per-hamlet counts only",
 }
 WRITES_ANY_USER = {  # (method, path): why a viewer may call it
     ("POST", "/logout"): "everyone may sign out",

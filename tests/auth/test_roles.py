@@ -62,6 +62,7 @@ TABLE = {
     "pictures.camera": (0, 1, 1, 1),
     "owner_contact.view": (0, 1, 1, 1),
     "messages.view": (0, 1, 1, 1),
+    "nodes.view": (0, 1, 1, 1),
     "cases.manage": (0, 0, 1, 1),
     "clips.manage": (0, 0, 1, 1),
     "pictures.household": (0, 0, 1, 1),

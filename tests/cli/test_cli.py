@@ -62,6 +62,22 @@ def test_an_invalid_configuration_is_a_message_with_key_paths(monkeypatch: pytes
     assert res.exit_code == 1 and "Error: invalid configuration" in res.output
 
 
+def test_bad_per_kind_picture_thresholds_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    conf = tmp_path / "camsvc.yaml"
+    conf.write_text(
+        "picture_thresholds:\n  household: {blurred_ratio: 30, glare: 1}\n  car: {}\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("CAMSVC_CONFIG", str(conf))
+    res = CliRunner().invoke(cli, ["check-config"])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    for named in ("household.blurred_ratio", "household.glare: unknown", "car: unknown camera kind"):
+        assert named in res.output, (named, res.output)
+    conf.write_text("picture_thresholds:\n  household: {blurred_ratio: 0.3}\n", encoding="utf-8")
+    assert common.settings().picture_thresholds == {"household": {"blurred_ratio": 0.3}}
+
+
 def test_an_unreadable_config_file_is_a_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     bad = tmp_path / "camsvc.yaml"
     bad.write_text("- a list, not a mapping\n", encoding="utf-8")

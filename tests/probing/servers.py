@@ -285,9 +285,17 @@ SDP_AUDIO_ONLY = (
 
 
 def rtsp_responder(
-    *, describe_status: str = "200 OK", sdp: str = SDP_VIDEO, auth: Auth | None = None
+    *,
+    describe_status: str = "200 OK",
+    sdp: str = SDP_VIDEO,
+    auth: Auth | None = None,
+    after_play: str | None = None,
 ) -> Handler:
-    """A minimal RTSP server: answers OPTIONS and DESCRIBE (with auth if asked), then goes silent."""
+    """A minimal RTSP server: answers OPTIONS and DESCRIBE (with auth if asked), then goes silent.
+
+    With *after_play* it also answers SETUP and PLAY, then ends the stream before any frame: ``"close"``
+    closes the connection, ``"bye"`` sends an RTCP BYE (interleaved channel 1) and keeps it open.
+    """
 
     def handler(conn: socket.socket, server: TinyServer) -> None:
         end = time.monotonic() + MAX_HANDLER_S
@@ -315,6 +323,21 @@ def rtsp_responder(
                     )
                 else:
                     conn.sendall(f"RTSP/1.0 {describe_status}\r\nCSeq: {cseq}\r\n\r\n".encode())
+            elif after_play and method == "SETUP":
+                conn.sendall(
+                    f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: 12345678;timeout=60\r\n"
+                    f"Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n".encode()
+                )
+            elif after_play and method == "PLAY":
+                conn.sendall(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: 12345678\r\n\r\n".encode())
+                if after_play == "bye":
+                    # RTCP compound: an empty receiver report (201), then BYE (203) for one source
+                    rtcp = bytes([0x80, 201, 0, 1]) + b"\x00\x00\x00\x01" + bytes([0x81, 203, 0, 1])
+                    rtcp += b"\x00\x00\x00\x01"
+                    conn.sendall(b"$\x01" + len(rtcp).to_bytes(2, "big") + rtcp)
+                    wait_stop(server)
+                conn.shutdown(socket.SHUT_RDWR)
+                return
             else:  # SETUP/PLAY...: never answered (a camera that stops half-way)
                 wait_stop(server)
                 return
@@ -326,3 +349,50 @@ def mark_result(result: object) -> None:
     """A pool ``postprocess`` for tests: records in the worker how many frames it saw."""
     frames = getattr(result, "frames", [])
     result.metrics["frames_seen_in_worker"] = float(len(frames))  # type: ignore[attr-defined]
+
+
+def relay(up_port: int, close_after_s: float) -> TinyServer:
+    """A TCP relay to ``127.0.0.1:up_port`` (a real camera) that closes the client's connection (FIN)
+    *close_after_s* after media started to flow: a server that sends a valid stream, then closes."""
+
+    def handler(conn: socket.socket, server: TinyServer) -> None:
+        up = socket.create_connection(("127.0.0.1", up_port), timeout=5)
+        up.settimeout(1.0)
+        conn.settimeout(1.0)
+        stop = threading.Event()
+
+        def client_to_up() -> None:
+            with contextlib.suppress(OSError):
+                while not stop.is_set():
+                    try:
+                        data = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    if not data:
+                        return
+                    up.sendall(data)
+
+        threading.Thread(target=client_to_up, daemon=True).start()
+        sent, started, end = 0, None, time.monotonic() + MAX_HANDLER_S
+        try:
+            while server.running and time.monotonic() < end:
+                try:
+                    data = up.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                sent += len(data)
+                if started is None and sent > 4000:  # past the set-up replies: media flows
+                    started = time.monotonic()
+                if started is not None and time.monotonic() - started >= close_after_s:
+                    break
+                conn.sendall(data)
+        finally:
+            stop.set()
+            for sock in (conn, up):  # shutdown, not only close: a thread blocked in recv holds the socket
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            up.close()
+
+    return TinyServer(handler)

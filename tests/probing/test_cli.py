@@ -41,7 +41,7 @@ def test_ok_stream_exits_0_with_a_summary(serve: Serve) -> None:
         "--username",
         "admin",
         "--window",
-        "0.5",
+        "1.5",  # enough frames for a measured fps on a loaded machine
         env={"CAMSVC_PROBE_PASSWORD": PASSWORD},
     )
     assert out.returncode == 0, out.stderr

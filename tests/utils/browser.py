@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +61,15 @@ def open_dash(page: Any, url: str, username: str = "admin") -> None:
         page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=20000)
     except Exception as exc:
         raise AssertionError(f"dashboard not ready at {page.url}: {page.content()[:600]}") from exc
+
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def doc_shot(shot: Path, filename: str) -> None:
+    """Copy a test's screenshot to docs/img/<filename> when CAMSVC_TEST_DOC_SHOTS=1 (refreshing the pictures in
+    docs/dashboard.md); otherwise the screenshot stays in the test's own directory and the checkout is
+    left untouched."""
+    if os.environ.get("CAMSVC_TEST_DOC_SHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_IMG / filename)

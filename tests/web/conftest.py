@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from camsvc.bench.sample import Sample
-from camsvc.config import Settings
+from camsvc.config import CheckSettings, Settings
+from camsvc.models import HealthState
 from tests.utils.auth import add_users
 from tests.utils.browser import chromium
 from tests.web.live import LiveServer
@@ -21,6 +22,9 @@ from tests.web.live import LiveServer
 # Port 9 (discard): nothing answers and chromium refuses it outright, so no tile ever loads.
 NO_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 CAMERAS = 240
+# Check interval of the test fleet: a camera shows "stale" after 3 intervals without a check (30 min), so a
+# module's fleet stays current for its whole run although no scheduler runs.
+CHECK_INTERVAL_S = 600.0
 
 
 @dataclass
@@ -36,13 +40,36 @@ def _fleet(tmp: Path) -> tuple[Settings, Engine, Sample, dt.datetime]:
     from camsvc.bench.sample import fill
     from camsvc.db import make_engine, upgrade
 
-    settings = Settings(data_dir=tmp, tile_url=NO_TILES)
+    settings = Settings(data_dir=tmp, tile_url=NO_TILES, checks=CheckSettings(interval_s=CHECK_INTERVAL_S))
     engine = make_engine(settings.db_url)
     upgrade(engine)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     sample = fill(engine, CAMERAS, now=now, seed=7)
+    freshen(engine, sample, now)
     add_users(engine)
     return settings, engine, sample, now
+
+
+def freshen(engine: Engine, sample: Sample, now: dt.datetime) -> None:
+    """One more check of every checked camera a few seconds before *now*, with the same outcome, as the
+    running service would have made (the sample's last check of a down camera can be days old, which the
+    dashboard rightly shows as "stale"). States, their start and causes do not change."""
+    from sqlmodel import Session
+
+    from camsvc.bench.sample import write_check
+
+    with Session(engine) as s:
+        for cid, state in sample.states.items():
+            at = now - dt.timedelta(seconds=2)
+            if state is HealthState.DOWN:
+                write_check(s, cid, at, ok=False, error=sample.causes[cid])
+            elif state is HealthState.DEGRADED:
+                write_check(s, cid, at, faults=(sample.causes[cid],))
+            elif state is HealthState.MAINTENANCE:
+                write_check(s, cid, at, maintenance=True)
+            elif state is HealthState.UP:
+                write_check(s, cid, at)
+        s.commit()
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from camsvc.bench.sample import write_check
 from camsvc.models import Camera, HealthState
-from tests.utils.browser import open_dash, wait_js
+from tests.utils.browser import doc_shot, open_dash, wait_js
 from tests.web.conftest import CAMERAS, Dash
+from tests.web.live import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -50,11 +52,12 @@ def test_markers_colours_and_clusters(dash: Dash, page_factory: Any) -> None:
     assert page.evaluate("camsvc.markerCount()") == CAMERAS  # every camera has coordinates
     assert page.evaluate("camsvc.cameraCount()") == CAMERAS
 
-    # zoomed out: clusters; each takes the worst state of the cameras inside it (checked against the DB)
-    expected = {cid: st.value for cid, st in dash.sample.states.items()}
+    # zoomed out: clusters; each takes the worst state of the enabled cameras inside it (checked against the
+    # DB); a disabled camera never colours its cluster
+    expected = {cid: st.value if cams[cid].enabled else "disabled" for cid, st in dash.sample.states.items()}
     report = page.evaluate(
         """(expected) => {
-          const order = ["down", "degraded", "unknown", "maintenance", "up"];
+          const order = ["down", "degraded", "stale", "unknown", "maintenance", "up", "disabled"];
           const out = {clusters: 0, wrong: []};
           CS.map.cluster()._featureGroup.eachLayer((l) => {
             if (!l.getAllChildMarkers) return;
@@ -313,3 +316,188 @@ def test_screenshots_desktop_and_phone(dash: Dash, page_factory: Any) -> None:
     phone.locator("#cam-list .row").first.click()
     phone.locator("#details").wait_for(state="visible")
     phone.screenshot(path=str(SHOTS / "phone-details.png"))
+
+
+SIZES = {"desktop": (1400, 900), "phone": (390, 844)}
+
+
+def _make_stale_and_disabled(dash: Dash) -> tuple[str, str, dt.datetime]:
+    """An up household camera whose last check is 2 h old (> 3 x 600 s), and a disabled one never checked
+    (or checked: disabled wins)."""
+    from camsvc.models import CameraStatus
+
+    cams = cameras(dash)
+    ups = [i for i in dash.sample.ids(HealthState.UP) if cams[i].enabled and cams[i].latitude is not None]
+    stale_id = ups[3]
+    old = dash.now - dt.timedelta(hours=2)
+    with Session(dash.engine) as s:
+        # the rest of the fleet is alive: checked just now, as the running service keeps it (a module that
+        # runs long on a loaded machine would otherwise see cameras with short own intervals turn stale)
+        s.execute(
+            sa.update(CameraStatus)
+            .where(sa.column("last_check_at").is_not(None))
+            .values(last_check_at=dt.datetime.now(dt.UTC))
+        )
+        st = s.get(CameraStatus, stale_id)
+        assert st is not None
+        st.last_check_at = old
+        s.add(st)
+        s.commit()
+    disabled = [i for i in cams if not cams[i].enabled and cams[i].latitude is not None]
+    return stale_id, disabled[0], old
+
+
+def test_stale_and_disabled_in_the_api(dash: Dash) -> None:
+    import httpx
+
+    from tests.utils.auth import headers
+
+    stale_id, off_id, old = _make_stale_and_disabled(dash)
+    with httpx.Client(base_url=dash.url, headers=headers(dash.engine, "viewer"), timeout=10) as c:
+        rows = {r["id"]: r for r in c.get("/api/map").json()["cameras"]}
+        assert rows[stale_id]["stale"] is True and rows[stale_id]["state"] == "up"  # the old state stays
+        assert rows[off_id]["stale"] is False and rows[off_id]["enabled"] is False
+        assert sum(r["stale"] for r in rows.values()) == 1
+        st = c.get("/api/status").json()
+        assert st["stale"] == 1 and st["shown"]["stale"] == 1
+        assert st["shown"]["up"] == st["by_state"]["up"] - 1
+        assert sum(st["shown"].values()) == st["total"]
+        # the change feed tells a client holding an old cursor, though no row changed
+        first = c.get("/web/changes").json()
+        assert c.get("/web/changes", params={"cursor": first["cursor"]}).json() == {
+            "cursor": first["cursor"],
+            "full": False,
+            "cameras": [],
+        }
+    with Session(dash.engine) as s:
+        from camsvc.models import CameraStatus
+
+        st2 = s.get(CameraStatus, stale_id)
+        assert st2 is not None
+        st2.last_check_at = dash.now  # checked again: fresh
+        s.add(st2)
+        s.commit()
+    with httpx.Client(base_url=dash.url, headers=headers(dash.engine, "viewer"), timeout=10) as c:
+        r = c.get("/web/changes", params={"cursor": first["cursor"]}).json()
+        assert r["stale"] == {} and r["full"] is False  # the set changed: now empty
+    _make_stale_and_disabled(dash)  # leave it stale for the browser tests
+    with httpx.Client(base_url=dash.url, headers=headers(dash.engine, "viewer"), timeout=10) as c:
+        back = c.get("/web/changes", params={"cursor": r["cursor"]}).json()
+        assert list(back["stale"]) == [stale_id]
+        assert dt.datetime.fromisoformat(back["stale"][stale_id].replace("Z", "+00:00")) == old
+
+
+@pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
+def test_stale_and_disabled_in_the_browser(dash: Dash, page_factory: Any, tmp_path: Path, size: str) -> None:
+    stale_id, off_id, old = _make_stale_and_disabled(dash)
+    cams = cameras(dash)
+    w, h = SIZES[size]
+    page = page_factory(w, h)
+    open_dash(page, dash.url + "/?lang=en")
+    assert page.evaluate(f"camsvc.shown('{stale_id}')") == "stale"
+    assert page.evaluate(f"camsvc.shown('{off_id}')") == "disabled"
+    assert page.evaluate(f"camsvc.markerState('{off_id}')") == "disabled"
+    # no cluster takes its colour from a disabled camera
+    report = page.evaluate(
+        """() => {
+          const order = ["down", "degraded", "stale", "unknown", "maintenance", "up"];
+          const bad = [];
+          CS.map.cluster()._featureGroup.eachLayer((l) => {
+            if (!l.getAllChildMarkers || !l._icon) return;
+            const st = l.getAllChildMarkers().map((m) => m.options.state);
+            const live = st.filter((s) => s !== "disabled");
+            const want = live.length ? order.find((s) => live.includes(s)) : "disabled";
+            if (!l._icon.classList.contains("cl-" + want)) bad.push([want, l._icon.className]);
+          });
+          return bad;
+        }"""
+    )
+    assert report == []
+    # markers at full zoom: grey minus for disabled, brown clock for stale, each with its word in the title
+    for cid, shown, colour in (
+        (off_id, "disabled", "rgb(163, 172, 182)"),
+        (stale_id, "stale", "rgb(141, 91, 44)"),
+    ):
+        c = cams[cid]
+        page.evaluate(f"camsvc.map().setView([{c.latitude}, {c.longitude}], 19, {{animate: false}})")
+        marker = page.locator(f'.leaflet-marker-icon.cm-{shown}[title^="{c.name} — "]')
+        marker.first.wait_for(state="visible", timeout=5000)
+        assert marker.first.evaluate("(el) => getComputedStyle(el.querySelector('.ico')).color") == colour
+        assert marker.first.locator(f'use[href="#g-{shown}"]').count() == 1
+    title = page.locator(f'.leaflet-marker-icon.cm-stale[title^="{cams[stale_id].name} — "]').first
+    assert "Stale (last known: Up)" in (title.get_attribute("title") or "")
+    # counts: stale apart, disabled grey with its word
+    assert page.locator("#count-stale").inner_text() == "1"
+    assert (
+        page.locator(".count-disabled").is_visible()
+        and "Disabled" in page.locator(".count-disabled").inner_text()
+    )
+    # list: the stale row says so and keeps the old state; the disabled one is last and says "Disabled"
+    order = page.evaluate("camsvc.listOrder()")
+    assert order.index(off_id) > order.index(stale_id)
+    page.evaluate(f"camsvc.open('{stale_id}')")
+    strip = page.locator("#d-shown")
+    strip.wait_for(state="visible")
+    text = strip.inner_text()
+    lt = old.astimezone(TZ)
+    assert "Stale" in text and "last known Up" in text and f"{lt:%H:%M}" in text, text
+    shot = tmp_path / f"map-stale-{size}.png"
+    page.screenshot(path=str(shot))
+    page.evaluate(f"camsvc.open('{off_id}')")
+    wait_js(page, "document.getElementById('d-shown').textContent.includes('Disabled')")
+    page.evaluate("camsvc.close()")
+    if size == "desktop":
+        page.locator('.count[data-state="stale"]').click()
+        wait_js(page, f"camsvc.listOrder().length === 1 && camsvc.listOrder()[0] === '{stale_id}'")
+        row = page.locator(f'#cam-list .row[data-id="{stale_id}"]').inner_text()
+        assert f"Stale — last known Up, checked {lt:%H:%M}" in row, row
+
+    doc_shot(shot, f"map-stale-{size}.png")
+
+
+class PortServer(LiveServer):
+    """LiveServer on a chosen port (0: a free one), so a second server can take the first one's place."""
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        )
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+
+def test_lost_server_banner_and_recovery(dash: Dash, page_factory: Any, tmp_path: Path) -> None:
+    from camsvc.app import create_app
+
+    first = PortServer(create_app(dash.settings, start_runtime=False)).__enter__()
+    port = first.port
+    page = page_factory(1400, 900, expected_console=("ERR_CONNECTION_REFUSED",))
+    open_dash(page, first.url + "/?lang=en&refresh=1")
+    assert page.locator("#lost").is_hidden()
+    first.__exit__(None, None, None)  # the service really stops: uvicorn shuts down, the port closes
+    wait_js(page, "!document.getElementById('lost').hidden", timeout_s=15)
+    text = page.locator("#lost").inner_text()
+    assert "Lost connection to the server since" in text and "retrying" in text, text
+    assert page.evaluate("document.getElementById('map').classList.contains('lost')")  # markers greyed
+    assert page.evaluate("camsvc.lost()")
+    page.screenshot(path=str(tmp_path / "map-lost-desktop.png"))
+    polls = page.evaluate("camsvc.polls()")
+    second = PortServer(create_app(dash.settings, start_runtime=False), port).__enter__()
+    try:
+        wait_js(page, "document.getElementById('lost').hidden", timeout_s=40)  # retried at <= 15 s
+        assert not page.evaluate("document.getElementById('map').classList.contains('lost')")
+        assert page.evaluate("camsvc.polls()") > polls  # the data was read again
+        wait_js(page, "camsvc.markerCount() > 0 && camsvc.cameraCount() > 0")
+    finally:
+        second.__exit__(None, None, None)
+
+    doc_shot(tmp_path / "map-lost-desktop.png", "map-lost-desktop.png")

@@ -387,8 +387,8 @@ def test_every_word_the_page_uses_is_translated() -> None:
         KINDS, MESSAGE_STATUSES = (), ()
     used |= {f"delivery.kind.{k}" for k in KINDS} | {f"delivery.status.{s}" for s in MESSAGE_STATUSES}
     used |= ISSUE10_KEYS  # recording, storage, case clips, cases page, signing key (built in code too)
-    for name in ("cases.html",):
-        page = (WEB_DIR / "templates" / name).read_text(encoding="utf-8")
+    for path in (WEB_DIR / "templates").glob("*.html"):  # every screen (issue 11: one template each)
+        page = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'data-i18n(?:-\w+)?="([\w.]+)"', page)) | set(
             re.findall(r"t\('([\w.]+)'\)", page)
         )
@@ -397,3 +397,30 @@ def test_every_word_the_page_uses_is_translated() -> None:
     assert not missing, f"untranslated keys: {missing}"
     # durations read naturally: "2 giờ 5 phút"
     assert vi["duration.hour"].format(n=2) + " " + vi["duration.minute"].format(n=5) == "2 giờ 5 phút"
+
+
+def test_translations_merge_per_screen_files(tmp_path: Path) -> None:
+    """vi.json/en.json plus one <area>.{vi,en}.json pair per screen; a key defined twice, or present in one
+    language only, is refused with the file and key named."""
+    folder = tmp_path / "translations"
+    folder.mkdir()
+
+    def write(name: str, data: dict[str, str]) -> None:
+        (folder / name).write_text(json.dumps(data), encoding="utf-8")
+
+    write("vi.json", {"a": "Một"})
+    write("en.json", {"a": "One"})
+    write("reports.vi.json", {"r.x": "Báo cáo"})
+    write("reports.en.json", {"r.x": "Report"})
+    merged = load_translations(tmp_path)
+    assert merged == {"vi": {"a": "Một", "r.x": "Báo cáo"}, "en": {"a": "One", "r.x": "Report"}}
+
+    write("alerts.vi.json", {"a": "Lại"})
+    write("alerts.en.json", {"a": "Again"})
+    with pytest.raises(ValueError, match=r"alerts\.vi\.json: keys already defined in another file: a"):
+        load_translations(tmp_path)
+
+    write("alerts.vi.json", {"s.y": "Sự cố"})
+    write("alerts.en.json", {})
+    with pytest.raises(ValueError, match="differ between vi and en: s.y"):
+        load_translations(tmp_path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -47,7 +47,7 @@ from camsvc.alerts.signing import parse_token, signing_key
 from camsvc.api.deps import SessionDep, SettingsDep
 from camsvc.auth.http import current_subject, public, require
 from camsvc.auth.models import User
-from camsvc.auth.roles import Action
+from camsvc.auth.roles import Action, Subject, can, in_scope
 from camsvc.errors import get_or_raise
 from camsvc.health import maintenance as mnt
 from camsvc.models import Camera, MaintenanceWindow
@@ -58,6 +58,17 @@ pages = APIRouter(tags=["alerts"])
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+T = TypeVar("T")
+
+
+def _committed(session: Session, value: T) -> T:
+    """Commit before answering: the request session's own commit (camsvc.api.deps.get_session) runs after
+    the response is sent (FastAPI >= 0.121 closes yield dependencies after the response), so a client's next
+    request (the screen reloading its list) or the dispatcher could otherwise miss the change."""
+    session.commit()
+    return value
 
 
 def _registry_changed(request: Request) -> None:
@@ -80,7 +91,7 @@ def create_contact(body: ContactCreate, session: SessionDep) -> ContactPublic:
         c = mgmt.create_contact(session, body, _now())
     except mgmt.ConfigError as exc:
         raise HTTPException(409, str(exc)) from None
-    return mgmt.contact_public(session, c)
+    return _committed(session, mgmt.contact_public(session, c))
 
 
 @api.get("/contacts/export", response_class=PlainTextResponse, dependencies=[require(Action.CONTACTS)])
@@ -116,6 +127,8 @@ def import_contacts(body: ImportRequest, session: SessionDep) -> ImportResponse:
         raise HTTPException(422, {"errors": exc.errors}) from None
     if body.dry_run:
         session.rollback()
+    else:
+        session.commit()
     return ImportResponse(
         applied=not body.dry_run,
         created=report.created,
@@ -139,13 +152,13 @@ def update_contact(contact_id: int, body: ContactUpdate, session: SessionDep) ->
         c = mgmt.update_contact(session, contact, body, _now())
     except mgmt.ConfigError as exc:
         raise HTTPException(409, str(exc)) from None
-    return mgmt.contact_public(session, c)
+    return _committed(session, mgmt.contact_public(session, c))
 
 
 @api.delete("/contacts/{contact_id}", status_code=204, dependencies=[require(Action.CONTACTS)])
 def delete_contact(contact_id: int, session: SessionDep) -> Response:
     mgmt.delete_contact(session, mgmt.get_contact(session, contact_id))
-    return Response(status_code=204)
+    return _committed(session, Response(status_code=204))
 
 
 @api.get(
@@ -169,19 +182,19 @@ def contact_deliveries(
 )
 def add_channel(contact_id: int, body: ChannelCreate, session: SessionDep) -> ChannelPublic:
     ch = mgmt.add_channel(session, mgmt.get_contact(session, contact_id), body, _now())
-    return mgmt.channel_public(ch)
+    return _committed(session, mgmt.channel_public(ch))
 
 
 @api.patch("/channels/{channel_id}", response_model=ChannelPublic, dependencies=[require(Action.CHANNELS)])
 def update_channel(channel_id: int, body: ChannelUpdate, session: SessionDep) -> ChannelPublic:
     ch = mgmt.update_channel(session, mgmt.get_channel(session, channel_id), body)
-    return mgmt.channel_public(ch)
+    return _committed(session, mgmt.channel_public(ch))
 
 
 @api.delete("/channels/{channel_id}", status_code=204, dependencies=[require(Action.CHANNELS)])
 def delete_channel(channel_id: int, session: SessionDep) -> Response:
     session.delete(mgmt.get_channel(session, channel_id))
-    return Response(status_code=204)
+    return _committed(session, Response(status_code=204))
 
 
 @api.post(
@@ -205,47 +218,81 @@ def list_rules(session: SessionDep, contact_id: int | None = None) -> list[RuleP
 
 @api.post("/routing-rules", response_model=RulePublic, status_code=201, dependencies=[require(Action.RULES)])
 def create_rule(body: RuleCreate, session: SessionDep) -> RulePublic:
-    return mgmt.rule_public(mgmt.add_rule(session, body, _now()))
+    return _committed(session, mgmt.rule_public(mgmt.add_rule(session, body, _now())))
 
 
 @api.patch("/routing-rules/{rule_id}", response_model=RulePublic, dependencies=[require(Action.RULES)])
 def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep) -> RulePublic:
-    return mgmt.rule_public(mgmt.update_rule(session, mgmt.get_rule(session, rule_id), body))
+    return _committed(
+        session, mgmt.rule_public(mgmt.update_rule(session, mgmt.get_rule(session, rule_id), body))
+    )
 
 
 @api.delete("/routing-rules/{rule_id}", status_code=204, dependencies=[require(Action.RULES)])
 def delete_rule(rule_id: int, session: SessionDep) -> Response:
     session.delete(mgmt.get_rule(session, rule_id))
-    return Response(status_code=204)
+    return _committed(session, Response(status_code=204))
 
 
 # ---------------------------------------------------------------------------------------------- incidents
+def _scoped(subject: Subject, pub: IncidentPublic) -> IncidentPublic | None:
+    """The incident as a hamlet-scoped caller may see it: only its cameras in the caller's hamlets, None
+    when it has none there (an unrestricted caller sees everything)."""
+    if not subject.hamlets:
+        return pub
+    members = [m for m in pub.members if in_scope(subject.hamlets, m.camera_hamlet)]
+    if not members and not (not pub.members and in_scope(subject.hamlets, pub.hamlet)):
+        return None
+    return pub.model_copy(
+        update={"members": members, "cameras_open": sum(1 for m in members if m.ended_at is None)}
+    )
+
+
+def _incident_or_404(session: Session, request: Request, incident_id: int, lang: str) -> IncidentPublic:
+    """An incident the caller may see (out of their hamlets = not found, as for cameras)."""
+    inc = get_or_raise(session, Incident, incident_id, "incident")
+    pub = _scoped(current_subject(request), inc_ops.incident_public(session, inc, lang))
+    if pub is None:
+        raise HTTPException(404, f"no incident {incident_id}")
+    return pub
+
+
 @api.get("/incidents", response_model=list[IncidentPublic])
 def list_incidents(
     session: SessionDep,
     settings: SettingsDep,
+    request: Request,
     status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
     camera_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[IncidentPublic]:
+    """Newest first; a hamlet-scoped caller sees only incidents (and cameras) of their hamlets."""
+    subject = current_subject(request)
     rows = inc_ops.list_incidents(session, status=status, camera_id=camera_id, limit=limit)
-    return [inc_ops.incident_public(session, i, settings.default_language) for i in rows]
+    out = (_scoped(subject, inc_ops.incident_public(session, i, settings.default_language)) for i in rows)
+    return [p for p in out if p is not None]
 
 
 @api.get("/incidents/{incident_id}", response_model=IncidentPublic)
-def get_incident(incident_id: int, session: SessionDep, settings: SettingsDep) -> IncidentPublic:
-    inc = get_or_raise(session, Incident, incident_id, "incident")
-    return inc_ops.incident_public(session, inc, settings.default_language)
+def get_incident(
+    incident_id: int, session: SessionDep, settings: SettingsDep, request: Request
+) -> IncidentPublic:
+    return _incident_or_404(session, request, incident_id, settings.default_language)
 
 
 @api.get(
     "/incidents/{incident_id}/deliveries",
     response_model=list[MessagePublic],
-    dependencies=[require(Action.MESSAGES_VIEW)],
+    dependencies=[require(Action.OUTAGES_VIEW)],
 )
-def incident_deliveries(incident_id: int, session: SessionDep) -> list[MessagePublic]:
-    get_or_raise(session, Incident, incident_id, "incident")
-    return inc_ops.messages_for_incident(session, incident_id)
+def incident_deliveries(incident_id: int, session: SessionDep, request: Request) -> list[MessagePublic]:
+    """Who was told about the incident, through which channel (redacted), with what result and when.
+    Subjects and bodies (they hold acknowledge links) only for roles with ``messages.view``."""
+    _incident_or_404(session, request, incident_id, "vi")
+    rows = inc_ops.messages_for_incident(session, incident_id)
+    if can(current_subject(request).role, Action.MESSAGES_VIEW):
+        return rows
+    return [m.model_copy(update={"subject": "", "body": "", "body_hidden": True}) for m in rows]
 
 
 def _acknowledger(request: Request, session: Session, body: AckRequest | None) -> str:
@@ -262,8 +309,10 @@ def ack_incident(
     incident_id: int, session: SessionDep, request: Request, body: AckRequest | None = None
 ) -> AckResult:
     """Acknowledge: stops reminders and escalation, records who (the signed-in user) and when (also on each
-    outage). The body's ``by`` is ignored for a signed-in user."""
-    return inc_ops.acknowledge_incident(session, incident_id, _acknowledger(request, session, body), _now())
+    outage). The body's ``by`` is ignored for a signed-in user. Out of the caller's hamlets: not found."""
+    _incident_or_404(session, request, incident_id, "vi")
+    result = inc_ops.acknowledge_incident(session, incident_id, _acknowledger(request, session, body), _now())
+    return _committed(session, result)
 
 
 @api.post("/outages/{outage_id}/ack", response_model=AckResult, dependencies=[require(Action.ACKNOWLEDGE)])
@@ -271,7 +320,8 @@ def ack_outage(
     outage_id: int, session: SessionDep, request: Request, body: AckRequest | None = None
 ) -> AckResult:
     """Acknowledge from the dashboard's outage view: acknowledges the incident holding the outage."""
-    return inc_ops.acknowledge_outage(session, outage_id, _acknowledger(request, session, body), _now())
+    result = inc_ops.acknowledge_outage(session, outage_id, _acknowledger(request, session, body), _now())
+    return _committed(session, result)
 
 
 @api.get(
@@ -320,7 +370,7 @@ def retry_message(message_id: int, session: SessionDep) -> MessagePublic:
         m = inc_ops.retry_message(session, message_id, _now())
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from None
-    return inc_ops.message_public(m, [])
+    return _committed(session, inc_ops.message_public(m, []))
 
 
 # ---------------------------------------------------------------------------------------------- maintenance
@@ -340,6 +390,29 @@ def list_windows(
     if active is not None:
         out = [p for p in out if p.active_now == active]
     return out
+
+
+def _check_required(body: mnt.WindowBase) -> None:
+    """Create and replace alike: a reason and an end (the API never silences for ever)."""
+    problem = mnt.missing_required(body)
+    if problem:
+        raise HTTPException(422, problem)
+
+
+def _check_caller_scope(
+    request: Request, session: Session, camera_id: str | None, hamlet: str | None
+) -> None:
+    """A hamlet-scoped caller changes only windows inside their hamlets (never "every camera")."""
+    subject = current_subject(request)
+    if not subject.hamlets:
+        return
+    if camera_id:
+        cam = session.get(Camera, camera_id)
+        ok = cam is not None and in_scope(subject.hamlets, cam.hamlet)
+    else:
+        ok = bool(hamlet) and in_scope(subject.hamlets, hamlet)
+    if not ok:
+        raise HTTPException(403, "scope: you may only set maintenance for cameras of your hamlets")
 
 
 def _check_scope(session: Session, body: mnt.WindowBase) -> None:
@@ -363,11 +436,11 @@ def create_window(
 ) -> mnt.WindowPublic:
     """A maintenance window or silence (camera, hamlet or all; one-off or recurring). Naive times are local.
     It needs a reason and an end: nothing may be silenced for ever through the API."""
-    if not (body.reason or "").strip():
-        raise HTTPException(422, "a maintenance window needs a reason (what is being done, by whom)")
-    if body.ends_at is None:
-        raise HTTPException(422, "a maintenance window needs an end (ends_at): silences never last for ever")
+    _check_required(body)
     _check_scope(session, body)
+    _check_caller_scope(request, session, body.camera_id, body.hamlet)
+    if not body.created_by.strip():  # the dashboard: whoever is signed in
+        body.created_by = _acknowledger(request, session, None)
     now = _now()
     try:
         w = mnt.build_window(body, now, settings.timezone)
@@ -391,8 +464,12 @@ def get_window(window_id: int, session: SessionDep, settings: SettingsDep) -> mn
 def replace_window(
     window_id: int, body: mnt.WindowUpdate, session: SessionDep, settings: SettingsDep, request: Request
 ) -> mnt.WindowPublic:
+    """Replace a window (send the full window). The same rules as creating one: a reason and an end."""
     w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
+    _check_required(body)
     _check_scope(session, body)
+    _check_caller_scope(request, session, w.camera_id, w.hamlet)
+    _check_caller_scope(request, session, body.camera_id, body.hamlet)
     now = _now()
     try:
         new = mnt.build_window(body, now, settings.timezone)
@@ -416,9 +493,33 @@ def replace_window(
     return mnt.public(w, now, settings.timezone)
 
 
+@api.post(
+    "/maintenance/{window_id}/end",
+    response_model=mnt.WindowPublic,
+    dependencies=[require(Action.MAINTENANCE)],
+)
+def end_window(
+    window_id: int, session: SessionDep, settings: SettingsDep, request: Request
+) -> mnt.WindowPublic:
+    """End a window now (the server's clock, not the browser's): its cameras are judged afresh at their next
+    check. A window not started yet is refused (409): delete it instead. One already over is left as is."""
+    w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
+    _check_caller_scope(request, session, w.camera_id, w.hamlet)
+    now = _now()
+    if w.starts_at > now:
+        raise HTTPException(409, "this window has not started: delete it instead of ending it")
+    if w.ends_at is None or w.ends_at > now:
+        w.ends_at = now
+        session.add(w)
+        session.commit()
+        _registry_changed(request)
+    return mnt.public(w, now, settings.timezone)
+
+
 @api.delete("/maintenance/{window_id}", status_code=204, dependencies=[require(Action.MAINTENANCE)])
 def delete_window(window_id: int, session: SessionDep, request: Request) -> Response:
     w = get_or_raise(session, MaintenanceWindow, window_id, "maintenance window")
+    _check_caller_scope(request, session, w.camera_id, w.hamlet)
     session.delete(w)
     session.commit()
     _registry_changed(request)

@@ -21,6 +21,8 @@ from camsvc.auth.http import CurrentSubject
 from camsvc.auth.roles import Subject
 from camsvc.cameras import fold, hamlets
 from camsvc.enums import CameraKind, HealthState
+from camsvc.health.stale import rule_of
+from camsvc.health.stale_set import delayed_set, mark_stale, stale_cameras
 from camsvc.health.uptime import PERIODS, StateTimes, state_times
 from camsvc.models import Camera, CameraStatus, Outage, Transition, utcnow
 from camsvc.schemas import map_rows, outage_dict
@@ -39,8 +41,13 @@ def _state_value(raw: Any) -> str:
 
 
 @router.get("/status")
-def status(session: SessionDep, subject: CurrentSubject) -> dict[str, Any]:
-    """Counts by state, by kind and by hamlet (enabled cameras), and the cameras down longest first."""
+def status(session: SessionDep, subject: CurrentSubject, settings: SettingsDep) -> dict[str, Any]:
+    """Counts by state, by kind and by hamlet (enabled cameras), and the cameras down longest first.
+
+    ``by_state`` counts each camera under its last recorded state. ``stale`` is how many of them have not
+    been checked for ``dashboard.stale_after_intervals`` check intervals (their state may no longer be
+    true); ``shown`` is what the dashboard shows: the same counts with those taken out of their state and
+    counted as ``stale`` (it sums to ``total``); ``by_hamlet[h]["stale"]`` is the same per hamlet."""
     scope = views.scope_condition(session, subject)
     inscope = scope if scope is not None else sa.true()
     rows = session.execute(
@@ -79,10 +86,23 @@ def status(session: SessionDep, subject: CurrentSubject) -> dict[str, Any]:
         .select_from(Camera)
         .where(Camera.enabled == False, col(Camera.deleted_at).is_(None), inscope)  # noqa: E712
     ).one()
+    stale = stale_cameras(session, rule_of(settings), scope)
+    delayed = delayed_set(session, settings, scope)  # issue 12: a node's results queued on its disk
+    shown = {**by_state, "stale": 0}
+    for h in by_hamlet.values():
+        h["stale"] = 0
+    for v in stale.values():
+        shown[_state_value(v["state"])] -= 1
+        shown["stale"] += 1
+        if (v["hamlet"] or "") in by_hamlet:
+            by_hamlet[v["hamlet"] or ""]["stale"] += 1
     return {
         "at": utcnow(),
         "total": total,
         "disabled": disabled,
+        "stale": len(stale),
+        "delayed": len(delayed),
+        "shown": shown,
         "by_state": by_state,
         "by_kind": by_kind,
         "by_hamlet": dict(sorted(by_hamlet.items())),
@@ -103,18 +123,27 @@ def _map_version(session: Session) -> str:
 
 
 @router.get("/map")
-def map_data(session: SessionDep, request: Request, response: Response, subject: CurrentSubject) -> Any:
-    """Every camera, compact, for the map and list. Poll it with If-None-Match: 304 when nothing changed."""
+def map_data(
+    session: SessionDep, request: Request, response: Response, subject: CurrentSubject, settings: SettingsDep
+) -> Any:
+    """Every camera, compact, for the map and list. Poll it with If-None-Match: 304 when nothing changed.
+    ``stale``: not checked for ``dashboard.stale_after_intervals`` check intervals (part of the version);
+    ``delayed``: its node has results queued on its disk or is lost (issue 12; part of the version)."""
     scope = views.scope_names(subject)  # one user's map is not another's: the scope is part of the version
-    etag = f'"{_map_version(session)}{hashlib.sha1(repr(scope).encode()).hexdigest()[:6] if scope else ""}"'
+    where = views.scope_condition(session, subject)
+    stale = stale_cameras(session, rule_of(settings), where)
+    delayed = delayed_set(session, settings, where)
+    tag = _map_version(session) + (hashlib.sha1(repr(scope).encode()).hexdigest()[:6] if scope else "")
+    if stale:
+        tag += hashlib.sha1("|".join(sorted(stale)).encode()).hexdigest()[:6]
+    if delayed:
+        tag += "d" + hashlib.sha1("|".join(sorted(delayed)).encode()).hexdigest()[:6]
+    etag = f'"{tag}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
-    return {
-        "version": etag.strip('"'),
-        "cameras": map_rows(session, None, views.scope_condition(session, subject)),
-    }
+    return {"version": tag, "cameras": mark_stale(map_rows(session, None, where), stale, delayed)}
 
 
 @router.get("/hamlets")

@@ -12,7 +12,7 @@
   const h = CS.h;
 
   const FULL_RESYNC_MS = 10 * 60 * 1000;
-  const MAX_BACKOFF_MS = 60000;
+  const MAX_BACKOFF_MS = 15000; // while the server is lost: retry at least this often
 
   const cams = new Map(); // id -> camera (the /api/map item + _v, _key, _rank)
   let order = []; // ids, filtered and sorted
@@ -37,6 +37,7 @@
   function sameCam(a, b) {
     return (
       a.state === b.state && a.since === b.since && a.cause === b.cause && a.acknowledged === b.acknowledged &&
+      !!a.stale === !!b.stale && !!a.delayed === !!b.delayed &&
       a.name === b.name && a.enabled === b.enabled && a.lat === b.lat && a.lon === b.lon &&
       a.hamlet === b.hamlet && a.kind === b.kind && a.address === b.address
     );
@@ -59,8 +60,38 @@
     return changed;
   }
 
+  /** The feed says which cameras are stale now (the whole set, with their last check): others are not. */
+  function applyStale(set) {
+    const changed = [];
+    for (const c of cams.values()) {
+      const now = Object.prototype.hasOwnProperty.call(set, c.id);
+      if (now) c.last_check_at = set[c.id] || c.last_check_at;
+      if (!!c.stale !== now) {
+        c.stale = now;
+        c._v++;
+        changed.push(c);
+      }
+    }
+    return changed;
+  }
+
+  /** The feed says which cameras are delayed now (issue 12: the whole set, ids): others are not. */
+  function applyDelayed(list) {
+    const set = new Set(list);
+    const changed = [];
+    for (const c of cams.values()) {
+      const now = set.has(c.id);
+      if (!!c.delayed !== now) {
+        c.delayed = now;
+        c._v++;
+        changed.push(c);
+      }
+    }
+    return changed;
+  }
+
   function matches(c) {
-    if (filters.state && (c.state !== filters.state || c.enabled === false)) return false;
+    if (filters.state && CS.shown(c) !== filters.state) return false;
     if (filters.kind && c.kind !== filters.kind) return false;
     if (filters.hamlet && c.hamlet !== filters.hamlet) return false;
     if (filters.q && !c._key.includes(filters.q)) return false;
@@ -69,14 +100,14 @@
 
   const collator = new Intl.Collator("vi", { numeric: true });
   function compare(a, b) {
-    const ao = a.enabled === false ? 1 : 0;
-    const bo = b.enabled === false ? 1 : 0;
-    if (ao !== bo) return ao - bo;
-    const r = CS.RANK[a.state] - CS.RANK[b.state];
+    const as = CS.shown(a);
+    const bs = CS.shown(b);
+    const r = CS.RANK[as] - CS.RANK[bs]; // disabled last
     if (r) return r;
-    if ((a.state === "down" || a.state === "degraded" || a.state === "maintenance") && a._since !== b._since) {
+    if ((as === "down" || as === "degraded" || as === "maintenance") && a._since !== b._since) {
       return a._since - b._since; // longest first
     }
+    if (as === "stale" && a.last_check_at !== b.last_check_at) return a.last_check_at < b.last_check_at ? -1 : 1; // oldest check first
     return collator.compare(a.name, b.name) || (a.id < b.id ? -1 : 1);
   }
 
@@ -141,21 +172,26 @@
         cursor = r.body.cursor;
         if (r.body.full) {
           changedIds = await loadFull();
-        } else if (r.body.cameras.length) {
-          const changed = upsert(r.body.cameras);
-          CS.map.update(changed, [], matches);
+        } else {
+          const changed = r.body.cameras.length ? upsert(r.body.cameras) : [];
+          if (r.body.stale) for (const c of applyStale(r.body.stale)) if (!changed.includes(c)) changed.push(c);
+          if (r.body.delayed) for (const c of applyDelayed(r.body.delayed)) if (!changed.includes(c)) changed.push(c);
+          if (changed.length) CS.map.update(changed, [], matches);
           changedIds = changed.map((c) => c.id);
         }
       }
       pollCount++;
+      const wasLost = !!offlineSince;
       failures = 0;
       offlineSince = null;
       lastOk = new Date(CS.now());
-      if (changedIds.length || firstLoad) {
+      if (wasLost) setLost(false);
+      if (changedIds.length || firstLoad || wasLost) {
         rebuildList();
         await loadStatus();
         const cur = CS.details.current();
-        if (cur && changedIds.includes(cur)) CS.details.changed(cur);
+        if (cur && (wasLost || changedIds.includes(cur))) CS.details.changed(cur);
+        renderShown();
       }
       if (firstLoad) {
         firstLoad = false;
@@ -166,9 +202,14 @@
       }
     } catch (e) {
       failures++;
-      if (!offlineSince) offlineSince = new Date(CS.now());
+      if (!offlineSince) {
+        offlineSince = new Date(CS.now());
+        // after this the page resyncs everything: what happened meanwhile is not in one change answer
+        lastFull = 0;
+      }
       if (firstLoad) $("load-error").textContent = CS.t("error.load", { error: e.message });
       $("load-error").hidden = !firstLoad;
+      if (!firstLoad) setLost(true);
     } finally {
       inFlight = false;
     }
@@ -192,20 +233,73 @@
   };
 
   // ---------------------------------------------------------------------------------- rendering
+  /** The banner for a page that lost the server (not a camera problem: no stale colours, markers greyed
+   * as "not current"); it goes, and everything is re-read, at the first answer. */
+  function setLost(on) {
+    const el = $("lost");
+    document.body.classList.toggle("lost", on);
+    CS.map.setLost(on);
+    if (!el) return;
+    el.hidden = !on;
+    if (on) {
+      el.querySelector(".lost-text").textContent = CS.t("lost.banner", {
+        time: CS.fmtTime(offlineSince, { timeOnly: true }),
+      });
+    }
+  }
+  A.lost = () => !!offlineSince;
+
   function renderCounts() {
     if (!status) return;
-    for (const s of CS.STATES) {
-      const n = status.by_state[s] || 0;
-      $("count-" + s).textContent = String(n);
+    const shown = status.shown || status.by_state; // "shown": stale cameras counted apart
+    for (const s of CS.STATES.concat(["stale"])) {
+      const n = shown[s] || 0;
+      const num = $("count-" + s);
+      if (!num) continue;
+      num.textContent = String(n);
       const btn = document.querySelector('.count[data-state="' + s + '"]');
       btn.classList.toggle("zero", n === 0);
+      if (s === "stale") btn.hidden = n === 0 && filters.state !== "stale";
       btn.setAttribute("aria-label", n + " " + CS.stateText(s) + ". " + CS.t("counts.filter_hint"));
     }
     $("count-total").textContent = String(status.total);
     const dis = $("count-disabled");
-    dis.hidden = !status.disabled;
-    dis.textContent = status.disabled ? CS.t("counts.disabled", { n: status.disabled }) : "";
+    dis.hidden = !status.disabled && filters.state !== "disabled";
+    $("count-disabled-n").textContent = String(status.disabled || 0);
+    dis.setAttribute("aria-label", CS.t("counts.disabled", { n: status.disabled || 0 }) + ". " + CS.t("counts.filter_hint"));
     document.title = (status.by_state.down ? "(" + status.by_state.down + ") " : "") + CS.t("app.title");
+  }
+
+  /** Above the open camera's details: what the dashboard shows when it is not the recorded state
+   * ("Stale — last known: Up, checked 14:02"; "Disabled — not monitored"). */
+  function renderShown() {
+    const el = $("d-shown");
+    if (!el) return;
+    const c = selected ? cams.get(selected) : null;
+    const shown = CS.shown(c);
+    if (c && c.delayed && shown !== "stale" && shown !== "disabled") {
+      // issue 12: the camera's probe node has results not yet in the database
+      el.className = "d-shown st-delayed";
+      el.replaceChildren(h("strong", { text: CS.t("delayed.badge") }), h("span", { text: " — " + CS.t("delayed.details") }));
+      el.hidden = false;
+      return;
+    }
+    if (!c || (shown !== "stale" && shown !== "disabled")) {
+      el.hidden = true;
+      el.replaceChildren();
+      return;
+    }
+    const text =
+      shown === "stale"
+        ? CS.t("stale.details", {
+            state: CS.stateText(c.state || "unknown"),
+            time: CS.fmtTime(c.last_check_at, { short: true }),
+            ago: CS.fmtDuration(CS.age(c.last_check_at)),
+          })
+        : CS.t("disabled.details");
+    el.className = "d-shown st-" + shown;
+    el.replaceChildren(CS.icon(shown), h("strong", { text: CS.stateText(shown) }), h("span", { text: " — " + text }));
+    el.hidden = false;
   }
 
   function renderUpdated() {
@@ -232,7 +326,9 @@
       const total = CS.STATES.reduce((a, s) => a + (c[s] || 0), 0);
       rows.push({ name: name, c: c, total: total });
     }
-    rows.sort((a, b) => b.c.down - a.c.down || b.c.degraded - a.c.degraded || a.name.localeCompare(b.name, "vi"));
+    rows.sort(
+      (a, b) => b.c.down - a.c.down || b.c.degraded - a.c.degraded || (b.c.stale || 0) - (a.c.stale || 0) || a.name.localeCompare(b.name, "vi")
+    );
     const frag = document.createDocumentFragment();
     for (const r of rows) {
       const label = r.name || CS.t("hamlets.none");
@@ -243,7 +339,7 @@
         CS.map.fit(Array.from(cams.values()).filter((c) => c.hamlet === r.name));
       });
       const pct = r.total ? Math.round((100 * (r.c.up || 0)) / r.total) : 0;
-      const cells = ["down", "degraded", "maintenance", "unknown"].map((s) =>
+      const cells = ["down", "degraded", "stale", "maintenance", "unknown"].map((s) =>
         h("td", { class: "num" + (r.c[s] ? " txt-" + s : " zero") }, r.c[s] ? [CS.icon(s), " " + r.c[s]] : "0")
       );
       frag.appendChild(
@@ -279,6 +375,9 @@
     applyFilters();
   }
   function applyFilters() {
+    const retry = $("lost-retry");
+    if (retry) retry.addEventListener("click", () => A.pollSoon());
+    window.addEventListener("online", () => A.pollSoon());
     document.querySelectorAll(".count[data-state]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.state === filters.state)));
     $("f-clear").hidden = !(filters.q || filters.hamlet || filters.kind || filters.state);
     CS.map.refilter(Array.from(cams.values()), matches);
@@ -297,6 +396,7 @@
     CS.map.select(id, cam, from !== "map");
     CS.details.open(id);
     document.body.classList.add("details-open");
+    renderShown();
     const url = new URL(window.location.href);
     url.searchParams.set("camera", id);
     window.history.replaceState(null, "", url);
@@ -305,6 +405,7 @@
   function closeCamera(focusList) {
     selected = null;
     CS.details.close();
+    renderShown();
     CS.list.select(null);
     CS.map.select(null);
     document.body.classList.remove("details-open");
@@ -358,6 +459,8 @@
     CS.list.refresh();
     CS.map.relabel(Array.from(cams.values()));
     CS.details.relabel();
+    renderShown();
+    if (offlineSince) setLost(true);
     if (CS.recording) CS.recording.renderStorage();
   }
 
@@ -391,6 +494,9 @@
       $("f-hamlet").value = $("f-kind").value = $("f-state").value = "";
       applyFilters();
     });
+    const retry = $("lost-retry");
+    if (retry) retry.addEventListener("click", () => A.pollSoon());
+    window.addEventListener("online", () => A.pollSoon());
     document.querySelectorAll(".count[data-state]").forEach((b) =>
       b.addEventListener("click", () => setFilter("state", filters.state === b.dataset.state ? "" : b.dataset.state))
     );
@@ -405,6 +511,7 @@
       if (document.hidden) return;
       CS.list.refresh();
       renderUpdated();
+      renderShown();
     }, 60000);
     setView("map");
     poll();
@@ -422,6 +529,10 @@
     selected: () => selected,
     lang: () => CS.lang,
     noTiles: () => CS.map.noTiles(),
+    lost: () => A.lost(),
+    shown: (id) => (cams.has(id) ? CS.shown(cams.get(id)) : null),
+    outlines: () => CS.map.outlines(),
+    tileCount: () => CS.map.tileCount(),
     mapMoving: () => CS.map.moving(),
     polls: () => pollCount,
     refresh: () => poll(),

@@ -29,8 +29,13 @@
   CS.routeMissing = (e) => !!e && (e.status === 404 || e.status === 405) && /^not found$/i.test(e.message || "");
 
   // Worst first: the list order, and the colour a cluster takes from the worst camera inside it.
-  CS.STATES = ["down", "degraded", "unknown", "maintenance", "up"];
-  CS.RANK = { down: 0, degraded: 1, unknown: 2, maintenance: 3, up: 4 };
+  CS.STATES = ["down", "degraded", "unknown", "maintenance", "up"]; // the states the service records
+  // What the dashboard shows: a recorded state, or "stale" (an enabled camera not checked for N check
+  // intervals: its recorded state may be out of date; the server decides, /api/map "stale") or "disabled"
+  // (not monitored; never colours a cluster, listed last).
+  CS.SHOWN = ["down", "degraded", "stale", "unknown", "maintenance", "up", "disabled"];
+  CS.RANK = { down: 0, degraded: 1, stale: 2, unknown: 3, maintenance: 4, up: 5, disabled: 6 };
+  CS.shown = (c) => (!c ? "unknown" : c.enabled === false ? "disabled" : c.stale ? "stale" : c.state || "unknown");
 
   // ------------------------------------------------------------------------------------ language
   const LANGS = ["vi", "en"];
@@ -300,4 +305,59 @@
   };
 
   CS.enc = encodeURIComponent;
+  // ------------------------------------------------------------------------------- the pipeline banner
+  /* Every screen (core.js is on every page): when /healthz says checks are not running, a red banner
+   * "Kiểm tra camera đã ngừng từ HH:MM" under the top bar; it goes at the first answer that they run again.
+   * Not the "lost the server" banner: a page that cannot reach the server keeps what it showed last. */
+  const PIPELINE_POLL_MS = 10000;
+  CS.pipeline = { failing: false, since: null, polls: 0 };
+  function pipelineBanner() {
+    let el = document.getElementById("pipeline-banner");
+    if (!el) {
+      el = CS.h("div", { id: "pipeline-banner", class: "pipeline-banner", role: "alert", hidden: "" });
+      const header = document.querySelector("body > header");
+      if (header) header.after(el);
+      else document.body.prepend(el);
+    }
+    return el;
+  }
+  function renderPipeline() {
+    const p = CS.pipeline;
+    const el = pipelineBanner();
+    document.body.classList.toggle("pipeline-failing", p.failing);
+    el.hidden = !p.failing;
+    if (!p.failing) return;
+    const d = CS.parseTime(p.since);
+    const sameDay = d && CS.fmtTime(d).slice(6) === CS.fmtTime(new Date(CS.now())).slice(6);
+    el.textContent = d
+      ? CS.t("pipeline.stopped", { time: CS.fmtTime(d, sameDay ? { timeOnly: true } : { short: true }) })
+      : CS.t("pipeline.stopped_unknown");
+  }
+  CS.pipeline.check = async function () {
+    let body;
+    try {
+      const r = await fetch("/healthz", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (r.status !== 200 && r.status !== 503) return; // lost or a proxy error: the lost banner's business
+      body = await r.json();
+    } catch (e) {
+      return;
+    }
+    CS.pipeline.polls += 1;
+    CS.pipeline.failing = body.status === "failing";
+    CS.pipeline.since = body.checks_stopped_since || null;
+    CS.pipeline.reasons = body.reasons || [];
+    renderPipeline();
+  };
+  function pipelineLoop() {
+    if (!document.hidden) CS.pipeline.check();
+    setTimeout(pipelineLoop, PIPELINE_POLL_MS);
+  }
+  if (cfg.role) {
+    // signed-in screens only (not the sign-in page)
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", pipelineLoop);
+    else pipelineLoop();
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) CS.pipeline.check();
+    });
+  }
 })();

@@ -140,14 +140,21 @@
   }
 
   function header(c) {
-    const state = c.state || "unknown";
+    const state = c.enabled === false ? "disabled" : c.state || "unknown";
     return h(
       "div",
       { class: "d-title" },
       h("h2", { id: "details-title", tabindex: "-1", text: c.name }),
       h("div", { class: "d-sub muted" }, [c.id, c.kind ? CS.t("kind." + c.kind) : "", c.hamlet].filter(Boolean).join(" · ")),
-      stateBox(state, c.state_since || c.since, c.enabled)
+      stateBox(state, c.state_since || c.since, c.enabled),
+      pageLink(c.id)
     );
+  }
+
+  /** Issue 11: the camera's own page (bars, charts, outages), in the language shown now. */
+  function pageLink(cid) {
+    const lang = CS.cfg.langFromUrl || CS.lang !== CS.cfg.defaultLanguage ? "?lang=" + CS.enc(CS.lang) : "";
+    return h("p", { class: "d-page" }, h("a", { href: "/cameras/" + CS.enc(cid) + lang, id: "d-page-link", "data-i18n": "camera.open_page", text: CS.t("camera.open_page") }));
   }
 
   function stateBox(state, since, enabled) {

@@ -110,7 +110,7 @@
     r.appendChild(CS.h("span", { class: "row-ico" }));
     const body = CS.h("div", { class: "row-body" });
     body.appendChild(
-      CS.h("div", { class: "row-l1" }, CS.h("span", { class: "row-name" }), CS.h("span", { class: "row-tag" }))
+      CS.h("div", { class: "row-l1" }, CS.h("span", { class: "row-name" }), CS.h("span", { class: "row-delayed", hidden: true }), CS.h("span", { class: "row-tag" }))
     );
     body.appendChild(CS.h("div", { class: "row-l2" }));
     body.appendChild(CS.h("div", { class: "row-l3" }));
@@ -121,6 +121,10 @@
   /** The status line: "Mất tín hiệu từ 21:04 22/11 · 2 giờ 5 phút" / "Ống kính bị che từ ..." */
   V.statusLine = function (c) {
     if (c.enabled === false) return CS.t("list.disabled");
+    if (c.stale) {
+      // the recorded state stays visible, as the last thing known
+      return CS.t("list.stale", { state: CS.stateText(c.state || "unknown"), time: CS.fmtTime(c.last_check_at, { short: true }) });
+    }
     const when = c.since ? CS.fmtTime(c.since, { short: true }) : "";
     const dur = c.since ? " · " + CS.fmtDuration(CS.age(c.since)) : "";
     switch (c.state) {
@@ -140,7 +144,7 @@
   };
 
   function fill(r, c, i) {
-    const state = c.state;
+    const state = CS.shown(c);
     r.id = "cam-opt-" + i;
     r.dataset.id = c.id;
     r.dataset.state = state;
@@ -154,14 +158,19 @@
     const tag = l1.lastChild;
     tag.textContent = c.acknowledged ? CS.t("list.acknowledged") : "";
     tag.className = "row-tag" + (c.acknowledged ? " ack" : "");
+    // delayed (issue 12): the camera's probe node holds results not yet in the database
+    const late = l1.children[1];
+    late.hidden = !c.delayed;
+    late.textContent = c.delayed ? CS.t("delayed.badge") : "";
+    late.title = c.delayed ? CS.t("delayed.title") : "";
     l2.textContent = V.statusLine(c);
     l2.className = "row-l2 txt-" + state;
     let l3text;
-    if (state === "down" && c.cause && c.enabled !== false) l3text = CS.causeText(c.cause);
+    if (state === "down" && c.cause) l3text = CS.causeText(c.cause);
     else l3text = [c.hamlet, CS.t("kind." + c.kind), c.id].filter(Boolean).join(" · ");
     if (typeof c.lat !== "number") l3text += " · " + CS.t("list.no_location");
     l3.textContent = l3text;
-    r.setAttribute("aria-label", c.name + ". " + CS.stateText(state) + ". " + l2.textContent + ". " + l3text);
+    r.setAttribute("aria-label", c.name + ". " + CS.stateText(state) + ". " + (c.delayed ? CS.t("delayed.title") + ". " : "") + l2.textContent + ". " + l3text);
   }
 
   function setActive(i, open) {

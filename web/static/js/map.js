@@ -1,13 +1,16 @@
-/* The map: one marker per camera coloured AND shaped by state, clustered when zoomed out (a cluster takes
- * the worst state inside it), tiles from Settings.tile_url; with no tiles the markers stay on a plain
- * background. Updates touch only the markers that changed (setIcon + refreshClusters). */
+/* The map: one marker per camera coloured AND shaped by what the dashboard shows (CS.shown: a state, "stale"
+ * or "disabled"), clustered when zoomed out (a cluster takes the worst state of the enabled cameras inside
+ * it; disabled ones never colour it). Tiles from the local MBTiles file (/tiles/..., cfg.tileMinZoom/
+ * tileMaxZoom/tileBounds/mapCenter) or Settings.tile_url; with no tiles, each hamlet is drawn as an outline
+ * around its cameras with its name (/api/hamlets/outlines, fetched only then). Updates touch only the
+ * markers that changed (setIcon + refreshClusters). */
 (function () {
   "use strict";
   const CS = window.CS;
   const M = (CS.map = {});
 
-  const Z_OFFSET = { down: 4000, degraded: 3000, unknown: 2000, maintenance: 1000, up: 0 };
-  const SIZE = { down: 28, degraded: 26, unknown: 22, maintenance: 22, up: 22 };
+  const Z_OFFSET = { down: 5000, degraded: 4000, stale: 3000, unknown: 2000, maintenance: 1000, up: 0, disabled: -500 };
+  const SIZE = { down: 28, degraded: 26, stale: 24, unknown: 22, maintenance: 22, up: 22, disabled: 20 };
 
   let map = null;
   let cluster = null;
@@ -16,6 +19,9 @@
   let tileErrors = 0;
   let noTiles = false;
   let hamletLabels = null;
+  let outlineLayer = null;
+  let outlineSeq = 0;
+  let outlinesWanted = false;
   let selectedId = null;
   let moving = false;
   let onSelect = () => {};
@@ -27,12 +33,13 @@
     return typeof c.lat === "number" && typeof c.lon === "number" && isFinite(c.lat) && isFinite(c.lon);
   }
 
-  function markerIcon(state, selected, disabled) {
-    const key = state + (selected ? ":sel" : "") + (disabled ? ":off" : "");
+  function markerIcon(state, selected, disabled, delayed) {
+    // delayed (issue 12): the camera's probe node has results not yet in the database (an amber ring)
+    const key = state + (selected ? ":sel" : "") + (disabled ? ":off" : "") + (delayed ? ":late" : "");
     if (!icons[key]) {
       const size = SIZE[state] + (selected ? 8 : 0);
       icons[key] = L.divIcon({
-        className: "cm cm-" + state + (selected ? " cm-sel" : "") + (disabled ? " cm-off" : ""),
+        className: "cm cm-" + state + (selected ? " cm-sel" : "") + (disabled ? " cm-off" : "") + (delayed ? " cm-delayed" : ""),
         html: CS.iconHtml(state),
         iconSize: [size, size],
       });
@@ -41,15 +48,20 @@
   }
 
   function markerTitle(c) {
-    return c.name + " — " + CS.stateText(c.enabled === false ? "disabled" : c.state);
+    const shown = CS.shown(c);
+    const late = c.delayed ? " — " + CS.t("delayed.badge") : "";
+    if (shown === "stale") return c.name + " — " + CS.t("stale.title", { state: CS.stateText(c.state || "unknown") }) + late;
+    return c.name + " — " + CS.stateText(shown) + late;
   }
 
   function clusterIcon(cl) {
     const kids = cl.getAllChildMarkers();
-    const n = { down: 0, degraded: 0, unknown: 0, maintenance: 0, up: 0 };
+    const n = {};
+    for (const s of CS.SHOWN) n[s] = 0;
     for (let i = 0; i < kids.length; i++) n[kids[i].options.state]++;
-    let worst = "up";
-    for (const s of CS.STATES) {
+    // the worst of the monitored cameras; "disabled" only for a cluster of nothing but disabled cameras
+    let worst = "disabled";
+    for (const s of CS.SHOWN) {
       if (n[s]) {
         worst = s;
         break;
@@ -57,7 +69,7 @@
     }
     const total = kids.length;
     const size = total < 10 ? 36 : total < 100 ? 42 : total < 1000 ? 48 : 54;
-    const parts = CS.STATES.filter((s) => n[s]).map((s) => n[s] + " " + CS.stateText(s));
+    const parts = CS.SHOWN.filter((s) => n[s]).map((s) => n[s] + " " + CS.stateText(s));
     const label = CS.t("map.cluster", { n: total, detail: parts.join(", ") });
     // Only numbers and our own translated words go into this markup, never camera data.
     let badge = "";
@@ -69,41 +81,70 @@
     return L.divIcon({ html: html, className: "cl cl-" + worst, iconSize: L.point(size, size) });
   }
 
+  function noteText() {
+    const note = document.getElementById("map-note");
+    if (!note) return;
+    // the configured MBTiles file cannot be used: say which and why (the server's words name the path)
+    if (CS.cfg.tileError) note.textContent = CS.t("map.tiles_error", { error: CS.cfg.tileError });
+    else note.textContent = CS.t("map.no_tiles");
+  }
+
   function setNoTiles(on) {
     if (on === noTiles) return;
     noTiles = on;
     map.getContainer().classList.toggle("no-tiles", on);
     const note = document.getElementById("map-note");
-    if (note) note.hidden = !on;
-    if (hamletLabels) {
-      if (on) hamletLabels.addTo(map);
-      else hamletLabels.remove();
+    if (note) {
+      note.removeAttribute("data-i18n"); // worded here (relabel), not by applyTranslations
+      noteText();
+      note.hidden = !on;
+    }
+    if (on) loadOutlines();
+    const layers = [hamletLabels, outlineLayer];
+    for (const l of layers) {
+      if (!l) continue;
+      if (on) l.addTo(map);
+      else l.remove();
     }
   }
 
   M.init = function (el, opts) {
     onSelect = opts.onSelect || onSelect;
-    map = L.map(el, { minZoom: 3, maxZoom: 19, zoomSnap: 0.5, worldCopyJump: false });
+    const cfg = CS.cfg;
+    const local = cfg.tileSource === "mbtiles" && !!cfg.tileUrl;
+    const minZoom = local && typeof cfg.tileMinZoom === "number" ? Math.max(3, cfg.tileMinZoom - 2) : 3;
+    map = L.map(el, { minZoom: minZoom, maxZoom: 19, zoomSnap: 0.5, worldCopyJump: false });
     map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
-    map.setView([16.0, 106.0], 6); // until the cameras are known
-    tiles = L.tileLayer(CS.cfg.tileUrl, {
-      maxZoom: 19,
-      attribution: CS.cfg.tileAttribution || "",
-      crossOrigin: false,
-    });
-    tiles.on("tileload", () => {
-      tileLoaded = true;
-      setNoTiles(false);
-    });
-    tiles.on("tileerror", () => {
-      tileErrors++;
-      if (!tileLoaded && tileErrors >= 2) setNoTiles(true);
-    });
-    tiles.addTo(map);
-    // Tiles that never answer (no internet, no DNS) leave a plain background too: say so after a while.
-    setTimeout(() => {
-      if (!tileLoaded) setNoTiles(true);
-    }, 8000);
+    map.createPane("outlines").style.zIndex = 350; // above the tiles, below markers
+    // until the cameras are known: the MBTiles file's centre (or bounds), else Viet Nam
+    if (Array.isArray(cfg.mapCenter)) map.setView([cfg.mapCenter[0], cfg.mapCenter[1]], Math.max(minZoom, cfg.mapCenter[2] || 14));
+    else if (Array.isArray(cfg.tileBounds)) map.fitBounds(cfg.tileBounds, { animate: false });
+    else map.setView([16.0, 106.0], 6);
+    if (cfg.tileUrl) {
+      const tileOpts = { maxZoom: 19, attribution: cfg.tileAttribution || "", crossOrigin: false };
+      if (local) {
+        // the file's own zooms: beyond them Leaflet scales the nearest level (no request for missing tiles)
+        if (typeof cfg.tileMinZoom === "number") tileOpts.minNativeZoom = cfg.tileMinZoom;
+        if (typeof cfg.tileMaxZoom === "number") tileOpts.maxNativeZoom = cfg.tileMaxZoom;
+        if (Array.isArray(cfg.tileBounds)) tileOpts.bounds = cfg.tileBounds;
+      }
+      tiles = L.tileLayer(cfg.tileUrl, tileOpts);
+      tiles.on("tileload", () => {
+        tileLoaded = true;
+        setNoTiles(false);
+      });
+      tiles.on("tileerror", () => {
+        tileErrors++;
+        if (!tileLoaded && tileErrors >= 2) setNoTiles(true);
+      });
+      tiles.addTo(map);
+      // Tiles that never answer (no internet, no DNS) leave a plain background too: say so after a while.
+      setTimeout(() => {
+        if (!tileLoaded) setNoTiles(true);
+      }, 8000);
+    } else {
+      setTimeout(() => setNoTiles(true), 0); // the MBTiles file is missing or broken (cfg.tileError)
+    }
 
     cluster = L.markerClusterGroup({
       chunkedLoading: true,
@@ -117,14 +158,14 @@
     });
     map.addLayer(cluster);
     // hamlet names only where they have room (they overlap the clusters when zoomed far out)
-    const zoomClass = () => map.getContainer().classList.toggle("z-far", map.getZoom() < 15);
+    const zoomClass = () => map.getContainer().classList.toggle("z-far", map.getZoom() < 13);
     map.on("zoomend", zoomClass);
     zoomClass();
 
     const legend = L.control({ position: "bottomleft" });
     legend.onAdd = function () {
       const box = CS.h("div", { class: "legend", role: "list" });
-      for (const s of CS.STATES) {
+      for (const s of CS.SHOWN) {
         box.appendChild(
           CS.h(
             "div",
@@ -163,14 +204,16 @@
         continue;
       }
       const disabled = c.enabled === false;
+      const shown = CS.shown(c);
       if (!m) {
         m = L.marker([c.lat, c.lon], {
-          icon: markerIcon(c.state, c.id === selectedId, disabled),
+          icon: markerIcon(shown, c.id === selectedId, disabled, !!c.delayed),
           title: markerTitle(c),
+          delayed: !!c.delayed,
           keyboard: true,
           riseOnHover: true,
-          zIndexOffset: Z_OFFSET[c.state],
-          state: c.state,
+          zIndexOffset: Z_OFFSET[shown],
+          state: shown,
           disabled: disabled,
           camId: c.id,
         });
@@ -184,12 +227,15 @@
       } else {
         const ll = m.getLatLng();
         if (ll.lat !== c.lat || ll.lng !== c.lon) m.setLatLng([c.lat, c.lon]);
-        if (m.options.state !== c.state || m.options.disabled !== disabled || m.options.title !== markerTitle(c)) {
-          m.options.state = c.state;
+        if (m.options.state !== shown || m.options.disabled !== disabled || m.options.title !== markerTitle(c)) {
+          m.options.state = shown;
           m.options.disabled = disabled;
+          m.options.delayed = !!c.delayed;
           m.options.title = markerTitle(c);
-          m.setZIndexOffset(Z_OFFSET[c.state]);
-          m.setIcon(markerIcon(c.state, c.id === selectedId, disabled));
+          m.setZIndexOffset(Z_OFFSET[shown]);
+          m.setIcon(markerIcon(shown, c.id === selectedId, disabled, !!c.delayed));
+          const el = m.getElement();
+          if (el) el.title = m.options.title;
           if (inCluster.has(c.id)) toRefresh.push(m);
         }
       }
@@ -240,15 +286,16 @@
     cluster.refreshClusters();
     const legend = map.getContainer().querySelector(".legend");
     if (legend) CS.applyTranslations(legend);
+    noteText();
   };
 
   M.select = function (id, cam, pan) {
     const prev = selectedId && markers.get(selectedId);
-    if (prev) prev.setIcon(markerIcon(prev.options.state, false, prev.options.disabled));
+    if (prev) prev.setIcon(markerIcon(prev.options.state, false, prev.options.disabled, prev.options.delayed));
     selectedId = id;
     const m = id && markers.get(id);
     if (!m) return;
-    m.setIcon(markerIcon(m.options.state, true, m.options.disabled));
+    m.setIcon(markerIcon(m.options.state, true, m.options.disabled, m.options.delayed));
     if (!pan) return;
     if (inCluster.has(id)) {
       moving = true;
@@ -266,35 +313,62 @@
     map.fitBounds(b.pad(0.05), { maxZoom: 17, animate: false });
   };
 
-  /** Hamlet names at the centre of their cameras: orientation when there are no tiles. */
-  M.setHamlets = function (cams) {
-    const sums = new Map();
-    for (const c of cams) {
-      if (!hasCoords(c) || !c.hamlet) continue;
-      const s = sums.get(c.hamlet) || { lat: 0, lon: 0, n: 0 };
-      s.lat += c.lat;
-      s.lon += c.lon;
-      s.n++;
-      sums.set(c.hamlet, s);
+  /** The registry changed: outlines are re-read the next time they are shown (now, if shown). */
+  M.setHamlets = function () {
+    outlinesWanted = true;
+    if (noTiles) loadOutlines();
+  };
+
+  /** Each hamlet as an outline around its cameras with its name (from the server, the caller's hamlets
+   * only): orientation when there are no tiles. Asked for only when the map has no tiles. */
+  async function loadOutlines() {
+    if (!outlinesWanted && outlineLayer) return;
+    outlinesWanted = false;
+    const my = ++outlineSeq;
+    let body;
+    try {
+      body = (await CS.api("/api/hamlets/outlines")).body;
+    } catch (e) {
+      outlinesWanted = true; // the next registry change or no-tiles moment tries again
+      return;
     }
-    if (hamletLabels) hamletLabels.remove();
-    hamletLabels = L.layerGroup();
-    for (const [name, s] of sums) {
-      const label = L.divIcon({ className: "hamlet-label", html: "", iconSize: null });
-      const mk = L.marker([s.lat / s.n, s.lon / s.n], {
-        icon: label,
+    if (my !== outlineSeq) return;
+    const polys = L.layerGroup();
+    const labels = L.layerGroup();
+    for (const o of body.outlines || []) {
+      polys.addLayer(
+        L.polygon(o.polygon, { pane: "outlines", className: "hamlet-outline", interactive: false, weight: 2, fillOpacity: 0.08 })
+      );
+      const mk = L.marker(o.label, {
+        icon: L.divIcon({ className: "hamlet-label", html: "", iconSize: null }),
         interactive: false,
         keyboard: false,
         zIndexOffset: -1000,
       });
       mk.on("add", () => {
         const el = mk.getElement();
-        if (el) el.textContent = name; // text, never HTML
+        if (el) el.textContent = o.hamlet; // text, never HTML
       });
-      hamletLabels.addLayer(mk);
+      labels.addLayer(mk);
     }
-    if (noTiles) hamletLabels.addTo(map);
+    if (outlineLayer) outlineLayer.remove();
+    if (hamletLabels) hamletLabels.remove();
+    outlineLayer = polys;
+    hamletLabels = labels;
+    if (noTiles) {
+      outlineLayer.addTo(map);
+      hamletLabels.addTo(map);
+    }
+  }
+
+  /** The page lost the server: markers are drawn as not current (greyed), not as stale. */
+  M.setLost = (on) => map && map.getContainer().classList.toggle("lost", !!on);
+  M.outlines = () => {
+    const out = [];
+    if (outlineLayer && noTiles) outlineLayer.eachLayer((l) => out.push(l.getLatLngs()[0].length));
+    return out;
   };
+  M.tileCount = () => (tiles ? Object.keys(tiles._tiles || {}).length : 0);
 
   M.invalidate = () => map && map.invalidateSize();
   M.count = () => (cluster ? cluster.getLayers().length : 0);
