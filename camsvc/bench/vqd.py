@@ -46,7 +46,7 @@ from camsvc.simulate.damage import (
     rotate,
     snow,
 )
-from camsvc.simulate.footage import footage_dir
+from camsvc.simulate.footage import FOOTAGE_FILES, ensure_sources, footage_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,11 @@ def skimage_data_dir() -> Path:
 
 
 def footage_path(name: str) -> Path:
-    """A footage file by name: the simulator's footage in the cache first, then scikit-image's data."""
+    """A footage file by name: the simulator's footage in the cache first (fetched once when missing, as the
+    simulator does), then scikit-image's data."""
     fdir = footage_dir(settings_cache_dir())
+    if name in FOOTAGE_FILES:
+        fdir = ensure_sources(settings_cache_dir())
     p = fdir / name
     if p.exists():
         return p
