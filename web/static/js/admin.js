@@ -360,14 +360,8 @@
   }
 
   async function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => {
-        CS.setLanguage(b.dataset.lang, true);
-        document.querySelectorAll("[data-lang]").forEach((x) => x.setAttribute("aria-pressed", String(x.dataset.lang === CS.lang)));
-        if (isAdmin()) render();
-      });
+    CS.languageButtons(() => {
+      if (isAdmin()) render();
     });
     if (!isAdmin()) {
       $("adm-only").hidden = false;

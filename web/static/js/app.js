@@ -444,14 +444,12 @@
     if (st) st.hidden = tab !== "storage";
     if (tab === "cameras") CS.list.renderNow();
   }
-  function setLanguage(lang) {
-    CS.setLanguage(lang, true);
+  function redraw(lang) {
     const url = new URL(window.location.href);
     if (url.searchParams.has("lang")) {
       url.searchParams.set("lang", lang);
       window.history.replaceState(null, "", url);
     }
-    document.querySelectorAll("[data-lang]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
     renderCounts();
     renderHamlets();
     renderUpdated();
@@ -466,11 +464,7 @@
 
   // ---------------------------------------------------------------------------------- start
   function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => setLanguage(b.dataset.lang));
-    });
+    CS.languageButtons(redraw);
     CS.map.init($("map"), { onSelect: openCamera });
     CS.list.init($("cam-list"), { get: (id) => cams.get(id), onOpen: openCamera });
     CS.details.init($("details"), { onClose: closeCamera, get: (id) => cams.get(id) });

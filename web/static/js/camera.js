@@ -383,19 +383,13 @@
     back.href = "/?camera=" + CS.enc(id) + (CS.cfg.langFromUrl || CS.lang !== CS.cfg.defaultLanguage ? "&lang=" + CS.lang : "");
   }
 
-  function setLanguage(lang) {
-    CS.setLanguage(lang, true);
-    document.querySelectorAll("[data-lang]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
+  function redraw(lang) {
     renderAll();
     rebuildCharts(); // the series labels are in the chart
   }
 
   async function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => setLanguage(b.dataset.lang));
-    });
+    CS.languageButtons(redraw);
     document.querySelectorAll("#cam-charts [data-hours]").forEach((b) =>
       b.addEventListener("click", async () => {
         hours = Number(b.dataset.hours);

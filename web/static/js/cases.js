@@ -371,10 +371,8 @@
   }
 
   // ------------------------------------------------------------------------------------ start
-  function setLanguage(lang) {
-    CS.setLanguage(lang, true);
+  function redraw(lang) {
     document.title = CS.t("cases.title") + " · " + CS.t("app.title");
-    document.querySelectorAll("[data-lang]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
     renderList();
     renderCase();
     renderKeyFoot();
@@ -385,11 +383,7 @@
   }
 
   async function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => setLanguage(b.dataset.lang));
-    });
+    CS.languageButtons(redraw);
     renderKeyFoot();
     CS.about.key().then((k) => {
       key = k;

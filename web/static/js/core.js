@@ -65,6 +65,19 @@
     }
     document.documentElement.lang = lang;
     CS.applyTranslations(document);
+    document.querySelectorAll("[data-lang]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
+  };
+
+  /** The page's vi/en buttons: the language from the URL (remembered) or the stored choice now; a click
+   * switches, remembers it and calls onChange(lang) so the page redraws what it built in code. */
+  CS.languageButtons = function (onChange) {
+    CS.setLanguage(CS.lang, cfg.langFromUrl);
+    document.querySelectorAll("[data-lang]").forEach((b) =>
+      b.addEventListener("click", () => {
+        CS.setLanguage(b.dataset.lang, true);
+        if (onChange) onChange(b.dataset.lang);
+      })
+    );
   };
 
   CS.t = function (key, vars) {

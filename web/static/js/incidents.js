@@ -249,14 +249,8 @@
   }
 
   function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => {
-        CS.setLanguage(b.dataset.lang, true);
-        document.querySelectorAll("[data-lang]").forEach((x) => x.setAttribute("aria-pressed", String(x.dataset.lang === CS.lang)));
-        render();
-      });
+    CS.languageButtons(() => {
+      render();
     });
     $("inc-role-note").hidden = mayAck();
     $("inc-refresh").addEventListener("click", load);

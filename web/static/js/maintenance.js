@@ -251,16 +251,10 @@
   }
 
   async function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => {
-        CS.setLanguage(b.dataset.lang, true);
-        document.querySelectorAll("[data-lang]").forEach((x) => x.setAttribute("aria-pressed", String(x.dataset.lang === CS.lang)));
-        document.querySelectorAll("[data-hours]").forEach((x) => (x.textContent = CS.t("mnt.hours", { n: x.dataset.hours })));
-        renderLists();
-        renderCameras();
-      });
+    CS.languageButtons(() => {
+      document.querySelectorAll("[data-hours]").forEach((x) => (x.textContent = CS.t("mnt.hours", { n: x.dataset.hours })));
+      renderLists();
+      renderCameras();
     });
     try {
       await loadCameras();

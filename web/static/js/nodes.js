@@ -134,15 +134,9 @@
   }
 
   async function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => {
-        CS.setLanguage(b.dataset.lang, true);
-        document.querySelectorAll("[data-lang]").forEach((x) => x.setAttribute("aria-pressed", String(x.dataset.lang === b.dataset.lang)));
-        render();
-        if (openNode) showCameras(openNode);
-      });
+    CS.languageButtons(() => {
+      render();
+      if (openNode) showCameras(openNode);
     });
     await load();
     document.body.classList.remove("loading");

@@ -316,20 +316,14 @@
   }
 
   // ------------------------------------------------------------------------------------ start
-  function setLanguage(lang) {
-    CS.setLanguage(lang, true);
+  function redraw(lang) {
     document.title = CS.t("reports.title") + " · " + CS.t("app.title");
-    document.querySelectorAll("[data-lang]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
     render();
     links();
   }
 
   async function start() {
-    CS.setLanguage(CS.lang, CS.cfg.langFromUrl);
-    document.querySelectorAll("[data-lang]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(b.dataset.lang === CS.lang));
-      b.addEventListener("click", () => setLanguage(b.dataset.lang));
-    });
+    CS.languageButtons(redraw);
     const wantedHamlet = fromUrl();
     document.querySelectorAll('input[name="mode"]').forEach((el) => el.addEventListener("change", () => (showMode(), links())));
     for (const id of ["rp-month", "rp-start", "rp-end", "rp-hamlet", "rp-kind"]) $(id).addEventListener("change", links);
