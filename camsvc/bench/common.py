@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -153,50 +153,41 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
-class ServiceProcess:
-    """`camsvc serve` as a subprocess on 127.0.0.1:port (benchmarks and end-to-end tests)."""
+class _CamsvcChild:
+    """A `camsvc` subprocess in its own process group, with a clean CAMSVC_* environment and its log in a
+    file: what ServiceProcess and NodeProcess share."""
 
-    def __init__(
-        self, data_dir: Path, port: int, env: dict[str, str] | None = None, log_path: Path | None = None
-    ):
-        self.data_dir, self.port = data_dir, port
-        self.base = f"http://127.0.0.1:{port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSVC_")}
-        self.env.update(
-            {"CAMSVC_DATA_DIR": str(data_dir), "CAMSVC_PORT": str(port), "CAMSVC_HOST": "127.0.0.1"}
-        )
-        self.env.update(env or {})
-        self.log_path = log_path or (data_dir / "service.log")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.headers: dict[str, str] = {}
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None
+
+    def _environ(self, data_dir: Path, extra: dict[str, str] | None, **own: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSVC_")}
+        env.update({"CAMSVC_DATA_DIR": str(data_dir), **own})
+        env.update(extra or {})
+        return env
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self.proc
+
+    def start(self, timeout_s: float = 60) -> Self:
+        raise NotImplementedError
 
     @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout_s: float = 60) -> ServiceProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "camsvc", "serve"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        wait_http(f"{self.base}/healthz", timeout_s, self.proc)
-        if not self.headers:  # the API needs a signed-in caller: an admin token, made as any script would
-            self.headers = {"Authorization": f"Bearer {admin_token(self.data_dir)}"}
-        return self
-
-    def client(self, **kw: Any) -> httpx.Client:
-        """An HTTP client on the service, signed in with the admin token."""
-        return httpx.Client(base_url=self.base, headers=self.headers, timeout=kw.pop("timeout", 15), **kw)
-
     def kill(self) -> None:
-        """SIGKILL the whole process group: a crash, nothing cleaned up."""
+        """SIGKILL the whole process group (its probe workers too): a crash, nothing cleaned up or released."""
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -209,11 +200,37 @@ class ServiceProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
 
-    def __enter__(self) -> ServiceProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServiceProcess(_CamsvcChild):
+    """`camsvc serve` as a subprocess on 127.0.0.1:port (benchmarks and end-to-end tests)."""
+
+    def __init__(
+        self, data_dir: Path, port: int, env: dict[str, str] | None = None, log_path: Path | None = None
+    ):
+        self.data_dir, self.port = data_dir, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = self._environ(data_dir, env, CAMSVC_PORT=str(port), CAMSVC_HOST="127.0.0.1")
+        self.log_path = log_path or (data_dir / "service.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.headers: dict[str, str] = {}
+
+    def start(self, timeout_s: float = 60) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        proc = self._spawn([sys.executable, "-m", "camsvc", "serve"], self.env)
+        wait_http(f"{self.base}/healthz", timeout_s, proc)
+        if not self.headers:  # the API needs a signed-in caller: an admin token, made as any script would
+            self.headers = {"Authorization": f"Bearer {admin_token(self.data_dir)}"}
+        return self
+
+    def client(self, **kw: Any) -> httpx.Client:
+        """An HTTP client on the service, signed in with the admin token."""
+        return httpx.Client(base_url=self.base, headers=self.headers, timeout=kw.pop("timeout", 15), **kw)
 
 
 @contextlib.contextmanager
@@ -281,7 +298,7 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None =
     raise TimeoutError(f"{url} did not answer within {timeout_s} s ({last})")
 
 
-class NodeProcess:
+class NodeProcess(_CamsvcChild):
     """`camsvc serve --role probe` as a subprocess (no HTTP): ready once it prints that it checks."""
 
     READY = "camsvc probe node"
@@ -295,31 +312,19 @@ class NodeProcess:
         log_path: Path | None = None,
     ):
         self.data_dir, self.name, self.site = data_dir, name, site
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSVC_")}
-        self.env.update({"CAMSVC_DATA_DIR": str(data_dir)})
-        self.env.update(env or {})
+        self.env = self._environ(data_dir, env)
         self.log_path = log_path or (data_dir / f"node-{name}.log")
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 60) -> NodeProcess:
+    def start(self, timeout_s: float = 60) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "camsvc", "serve", "--role", "probe", "--node-name", self.name]
         argv += ["--site", self.site]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                argv,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        proc = self._spawn(argv, self.env)
         deadline = time.monotonic() + timeout_s
         while self.READY not in self.log_text():
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"node {self.name} exited ({self.proc.returncode}): {self.log_text()[-2000:]}"
-                )
+            if proc.poll() is not None:
+                raise RuntimeError(f"node {self.name} exited ({proc.returncode}): {self.log_text()[-2000:]}")
             if time.monotonic() > deadline:
                 self.kill()
                 raise TimeoutError(
@@ -327,31 +332,6 @@ class NodeProcess:
                 )
             time.sleep(0.2)
         return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group (its probe workers too): a crash, nothing released."""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> NodeProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:

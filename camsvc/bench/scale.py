@@ -36,7 +36,15 @@ from typing import Any
 import click
 import httpx
 
-from camsvc.bench.common import free_port, stop_process, summary, table, tree_cpu_seconds, write_json
+from camsvc.bench.common import (
+    free_port,
+    stop_process,
+    summary,
+    table,
+    tree_cpu_seconds,
+    wait_http,
+    write_json,
+)
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # Decode cost per check on real streams (OpenCV open + frames + release, CPU ms), FACTS.md / bench sweep
@@ -110,26 +118,11 @@ def snapshot_servers(n: int, tmp: Path) -> Any:
             )
             ports.append(port)
         for port, proc in zip(ports, procs, strict=True):
-            _wait_http(f"http://127.0.0.1:{port}/cam/0.jpg", 30, proc)
+            wait_http(f"http://127.0.0.1:{port}/cam/0.jpg", 30, proc)
         yield ports
     finally:
         for proc in procs:
             stop_process(proc)  # type: ignore[arg-type]
-
-
-def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen[Any] | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout_s} s ({last})")
 
 
 # --- database ------------------------------------------------------------------------------------------
@@ -376,7 +369,7 @@ def run_phase(
         try:
             if mode == "probe":
                 api = start_node(url, tmp, "scale-api", "api", interval, extra)
-                _wait_http(f"{api.base}/healthz", 90, api.proc)
+                wait_http(f"{api.base}/healthz", 90, api.proc)
                 nodes = [
                     start_node(url, tmp, f"scale-p{k}", "probe", interval, extra)
                     for k in range(1, n_nodes + 1)
@@ -384,7 +377,7 @@ def run_phase(
                 wait_nodes(url, [n.name for n in nodes], 120, nodes)
             else:
                 api = start_node(url, tmp, "scale-all", "all" if mode == "all" else "legacy", interval, extra)
-                _wait_http(f"{api.base}/healthz", 90, api.proc)
+                wait_http(f"{api.base}/healthz", 90, api.proc)
                 nodes = [api]
             time.sleep(warmup)  # steady state: every camera leased and checked once (not a synchronisation)
             for n in nodes + ([] if api in nodes else [api]):
