@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from camsvc.enums import HealthState
 from camsvc.health.state import Health, Observation, Thresholds, step
@@ -50,6 +50,20 @@ def get_status(session: Session, camera_id: str) -> CameraStatus:
         session.add(row)
         session.flush()
     return row
+
+
+def state_changes() -> sa.Select[tuple[str, dt.datetime, str, dt.datetime | None]]:
+    """Transitions as (camera_id, at, new_state, outage_started_at): a change into down/degraded counts
+    from its outage's start (the first failed check), as the outage log does, not from the check that
+    confirmed it. Callers add their camera, time and order clauses."""
+    return select(Transition.camera_id, Transition.at, Transition.new_state, Outage.started_at).join(  # type: ignore[return-value]
+        Outage,
+        sa.and_(
+            col(Outage.id) == col(Transition.outage_id),
+            col(Transition.new_state).in_([HealthState.DOWN, HealthState.DEGRADED]),
+        ),
+        isouter=True,
+    )
 
 
 def record_check(

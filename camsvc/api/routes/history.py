@@ -27,7 +27,8 @@ from camsvc.auth.http import CurrentSubject, require
 from camsvc.auth.roles import Action
 from camsvc.enums import HealthState
 from camsvc.health import bars as pure
-from camsvc.models import Camera, Check, Outage, Transition, utcnow
+from camsvc.health.outages import state_changes
+from camsvc.models import Camera, Check, Transition, utcnow
 from camsvc.rollup.compute import hour_of
 from camsvc.rollup.models import CheckRollup
 
@@ -42,16 +43,8 @@ def transitions_between(
 ) -> tuple[HealthState, list[tuple[dt.datetime, HealthState]]]:
     """The camera's state at ``start`` and its changes in (start, end). A change into down/degraded counts
     from its outage's start (the first failed check), as the outage log and ``/api/uptime`` do."""
-    rows = session.exec(
-        select(Transition.at, Transition.new_state, Outage.started_at)
-        .join(
-            Outage,
-            sa.and_(
-                Outage.id == Transition.outage_id,
-                col(Transition.new_state).in_([HealthState.DOWN, HealthState.DEGRADED]),
-            ),
-            isouter=True,
-        )
+    rows = session.execute(
+        state_changes()
         .where(Transition.camera_id == camera_id, Transition.at > start, Transition.at < end)
         .order_by(Transition.at, Transition.id)
     ).all()
@@ -62,7 +55,7 @@ def transitions_between(
         .limit(1)
     ).first()
     initial = HealthState(before) if before is not None else HealthState.UNKNOWN
-    changes = [(min(at, os) if os else at, HealthState(st)) for at, st, os in rows]
+    changes = [(min(at, os) if os else at, HealthState(st)) for _, at, st, os in rows]
     return initial, changes
 
 

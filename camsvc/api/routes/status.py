@@ -21,6 +21,7 @@ from camsvc.auth.http import CurrentSubject
 from camsvc.auth.roles import Subject
 from camsvc.cameras import fold, hamlets
 from camsvc.enums import CameraKind, HealthState
+from camsvc.health.outages import state_changes
 from camsvc.health.stale import rule_of
 from camsvc.health.stale_set import delayed_set, mark_stale, stale_cameras
 from camsvc.health.uptime import PERIODS, StateTimes, state_times
@@ -281,18 +282,7 @@ def camera_state_times(
     A change into down/degraded counts from its outage's start (the first failed check), as the outage
     log does, not from the check that confirmed it.
     """
-    stmt = (
-        select(Transition.camera_id, Transition.at, Transition.new_state, Outage.started_at)
-        .join(
-            Outage,
-            sa.and_(
-                Outage.id == Transition.outage_id,
-                col(Transition.new_state).in_([HealthState.DOWN, HealthState.DEGRADED]),
-            ),
-            isouter=True,
-        )
-        .where(Transition.at < end)
-    )
+    stmt = state_changes().where(Transition.at < end)
     if camera_ids is not None:
         stmt = stmt.where(col(Transition.camera_id).in_(camera_ids))
     per: dict[str, list[tuple[dt.datetime, HealthState]]] = {}
