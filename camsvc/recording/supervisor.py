@@ -314,7 +314,7 @@ class RecorderSupervisor:
             cams = list(self._cams.values())
         for cam in cams:
             if not cam.running:
-                if mono >= cam.next_start:
+                if mono >= cam.next_start and not self._stop.is_set():  # no new recorder while stopping
                     self._start_cam(cam, mono, now)
                 continue
             quiet = mono - max(cam.last_packet_mono, cam.started_mono + OPEN_TIMEOUT_S)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -52,6 +53,10 @@ def _run(recorder: Recorder, session: int) -> None:
 
 
 def main() -> int:
+    # Ctrl-C and a group-wide SIGTERM are the supervisor's to handle: it tells each recorder to close its
+    # segment (which is then indexed) and the worker to exit; the worker also exits when stdin closes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     root_log = logging.getLogger()
     root_log.handlers[:] = [_EventLog()]
     root_log.setLevel(logging.INFO)

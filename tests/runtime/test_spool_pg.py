@@ -108,6 +108,10 @@ def _spooled(data_dir: Path) -> list[tuple[str, float, str]]:
     db = sqlite3.connect(path, timeout=5)
     try:
         return list(db.execute("SELECT camera_id, at, outcome FROM spooled ORDER BY id"))
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []  # the writer has created the file and not yet its table
+        raise
     finally:
         db.close()
 
