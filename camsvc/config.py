@@ -85,14 +85,6 @@ class CheckSettings(Section):
     rollup_retention_days: int = Field(
         3650, ge=30, description="Keep the hourly rollup of checks per camera this many days"
     )
-    write_batch: int = Field(
-        50,
-        ge=1,
-        le=500,
-        description="On PostgreSQL, record up to this many check results that are waiting in one "
-        "transaction (a savepoint each, so one refused check does not undo the others): one commit instead "
-        "of one per check. SQLite always records one per transaction",
-    )
     prefer_stream: Literal["sub", "main"] = Field(
         "sub",
         description="Which RTSP stream routine checks decode when a camera has both: the sub-stream costs "

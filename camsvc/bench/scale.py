@@ -354,14 +354,7 @@ def _healthz_write_ms(node: Node) -> float | None:
 
 
 def run_phase(
-    n_nodes: int,
-    mode: str,
-    cameras: int,
-    interval: float,
-    warmup: float,
-    window: float,
-    ports: list[int],
-    write_batch: int | None = None,
+    n_nodes: int, mode: str, cameras: int, interval: float, warmup: float, window: float, ports: list[int]
 ) -> dict[str, Any]:
     import sqlalchemy as sa
 
@@ -371,8 +364,6 @@ def run_phase(
         import_s = import_cameras(url, cameras, ports)
         token = admin_token(url)
         extra = {"CAMSVC_NODE__HEARTBEAT_S": "5", "CAMSVC_NODE__DEAD_AFTER_S": "30"}
-        if write_batch is not None:
-            extra["CAMSVC_CHECKS__WRITE_BATCH"] = str(write_batch)
         nodes: list[Node] = []
         api: Node
         try:
@@ -453,7 +444,6 @@ def run_phase(
     cpu_total = sum(cpu.values())
     return {
         "nodes": n_nodes,
-        "write_batch": write_batch,
         "mode": mode,
         "cameras": cameras,
         "interval_s": interval,
@@ -556,13 +546,6 @@ def capacity_rows(
 @click.option(
     "--decode-ms", default=DEFAULT_DECODE_MS, show_default=True, help="Real-stream decode CPU/check"
 )
-@click.option(
-    "--write-batch",
-    "write_batch_spec",
-    default="",
-    help="checks.write_batch per phase, e.g. 1,50 to compare one commit per check with batches side by "
-    "side (default: the setting's default)",
-)
 def scale(
     cameras: int,
     interval: float,
@@ -573,20 +556,16 @@ def scale(
     servers: int,
     mode: str,
     decode_ms: str,
-    write_batch_spec: str,
 ) -> None:
     """Probe nodes on PostgreSQL checking many cheap snapshot cameras: checks/s per node, DB time per check,
     lock waits, /api/status p95; and cameras per 2-core node at the interval."""
     try:
         decode = parse_decode_ms(decode_ms)
         counts = [int(x) for x in nodes_spec.split(",") if x.strip()]
-        batches: list[int | None] = [int(x) for x in write_batch_spec.split(",") if x.strip()] or [None]
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if not counts or any(c < 1 or c > 16 for c in counts):
         raise click.BadParameter("--nodes: comma-separated counts between 1 and 16")
-    if any(b is not None and not 1 <= b <= 500 for b in batches):
-        raise click.BadParameter("--write-batch: comma-separated sizes between 1 and 500")
     if quick:
         warmup, window = 40.0, 45.0
     if mode == "auto":
@@ -603,13 +582,11 @@ def scale(
     phases = []
     with snapshot_servers(servers, tmp) as ports:
         for n in counts:
-            for wb in batches:
-                click.echo(f"phase: {n} node(s), write batch {wb if wb is not None else 'default'}...")
-                phases.append(run_phase(n, mode, cameras, interval, warmup, window, ports, wb))
+            click.echo(f"phase: {n} node(s)...")
+            phases.append(run_phase(n, mode, cameras, interval, warmup, window, ports))
     rows = [
         (
             "nodes",
-            "batch",
             "checks/s (want)",
             "per node",
             "lag p95 s",
@@ -624,7 +601,6 @@ def scale(
         rows.append(
             (
                 str(p["nodes"]),
-                str(p["write_batch"] if p["write_batch"] is not None else "default"),
                 f"{p['checks_per_s']:.1f} ({p['expected_checks_per_s']:.1f})",
                 " ".join(f"{v['checks_per_s']:.1f}" for v in p["per_node"].values()),
                 " ".join(str(v["lag_p95_s"]) for v in p["per_node"].values()),

@@ -5,17 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from camsvc.config import Settings
 from camsvc.db import session_scope
-from camsvc.health.outages import ConcurrentUpdate, Recorded, get_status, record_check
+from camsvc.health.outages import Recorded, get_status, record_check
 from camsvc.health.state import Observation, Thresholds
 from camsvc.models import Check, MaintenanceWindow
 from camsvc.picture.judge import Thresholds as PictureThresholds
@@ -83,65 +81,32 @@ class CheckProcessor:
         """Record one check in one transaction. *due_at* (epoch seconds): when the scheduler had it due;
         with it a second recording of the same due time fails on the unique key (IntegrityError) and
         changes nothing. *node*: the node that ran it."""
-        with session_scope(self.engine) as session:
-            return self._record(session, cam, result, windows, due_at=due_at, node=node)
-
-    def process_many(
-        self,
-        items: Sequence[tuple[CameraEntry, ProbeResult, float | None]],
-        windows: list[MaintenanceWindow] | None = None,
-        *,
-        node: str | None = None,
-    ) -> list[Recorded | Exception]:
-        """Record several checks (camera, result, due time) in one transaction, each in its own savepoint:
-        a check refused by a constraint (its due time already recorded) or updated concurrently comes back
-        as its exception and the others are kept. Any other error rolls the whole batch back and is
-        raised (the caller records the checks one by one then). Needs real savepoints (PostgreSQL)."""
-        out: list[Recorded | Exception] = []
-        with session_scope(self.engine) as session:
-            for cam, result, due_at in items:
-                try:
-                    with session.begin_nested():
-                        out.append(self._record(session, cam, result, windows, due_at=due_at, node=node))
-                except (sa.exc.IntegrityError, ConcurrentUpdate) as exc:
-                    out.append(exc)
-        return out
-
-    def _record(
-        self,
-        session: Session,
-        cam: CameraEntry,
-        result: ProbeResult,
-        windows: list[MaintenanceWindow] | None,
-        *,
-        due_at: float | None,
-        node: str | None,
-    ) -> Recorded:
         at = (
             dt.datetime.fromtimestamp(result.started_at, dt.UTC)
             if result.started_at
             else dt.datetime.now(dt.UTC)
         )
         hour = local(at, self.settings.timezone).hour  # type: ignore[union-attr]
-        status = get_status(session, cam.id)
-        th = self._thresholds(cam)
-        picture = analyse(status, result, hour=hour, at=at, thresholds=th)
-        window = in_maintenance(windows or [], cam, at, self.settings.timezone)
-        faults = list(picture.faults)
-        if result.ok and self._not_recording(session, cam.id, at):
-            faults.append("not_recording")  # after the picture faults: a bad picture names the cause
-        check = _check_row(cam, result, at, picture.metrics, faults)
-        check.due_at = dt.datetime.fromtimestamp(due_at, dt.UTC) if due_at is not None else None
-        check.node = node
-        obs = Observation(
-            at=at,
-            ok=result.ok,
-            error=result.error.value if result.error else None,
-            detail=result.detail,
-            faults=tuple(faults),
-            in_maintenance=window is not None,
-        )
-        return record_check(session, check, obs, self.thresholds, thumbnail_jpeg=result.thumbnail_jpeg)
+        with session_scope(self.engine) as session:
+            status = get_status(session, cam.id)
+            th = self._thresholds(cam)
+            picture = analyse(status, result, hour=hour, at=at, thresholds=th)
+            window = in_maintenance(windows or [], cam, at, self.settings.timezone)
+            faults = list(picture.faults)
+            if result.ok and self._not_recording(session, cam.id, at):
+                faults.append("not_recording")  # after the picture faults: a bad picture names the cause
+            check = _check_row(cam, result, at, picture.metrics, faults)
+            check.due_at = dt.datetime.fromtimestamp(due_at, dt.UTC) if due_at is not None else None
+            check.node = node
+            obs = Observation(
+                at=at,
+                ok=result.ok,
+                error=result.error.value if result.error else None,
+                detail=result.detail,
+                faults=tuple(faults),
+                in_maintenance=window is not None,
+            )
+            return record_check(session, check, obs, self.thresholds, thumbnail_jpeg=result.thumbnail_jpeg)
 
     def _thresholds(self, cam: CameraEntry) -> PictureThresholds:
         """The camera's picture thresholds; a stored override that cannot be applied (written before the

@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 
 from camsvc.config import Settings
 from camsvc.enums import ErrorClass, HealthState, StreamKind
-from camsvc.health.outages import ConcurrentUpdate, Recorded
+from camsvc.health.outages import ConcurrentUpdate
 from camsvc.metrics import Metrics
 from camsvc.models import Camera, CameraSecret, CameraStatus, MaintenanceWindow, Transition
 from camsvc.probing.adaptive import DepthTracker
@@ -181,9 +181,6 @@ class CheckScheduler:
         self.owned = owned
         self.node = node  # recorded with each check
         self.processor = CheckProcessor(settings, engine)
-        # checks per transaction: savepoints make a batch safe on PostgreSQL only (pysqlite's RELEASE of
-        # the first savepoint commits), so SQLite records one per transaction as before
-        self._write_batch = settings.checks.write_batch if engine.dialect.name == "postgresql" else 1
         self._lock = threading.Lock()
         self._cams: dict[str, CameraEntry] = {}
         self._due: dict[str, float] = {}
@@ -358,64 +355,27 @@ class CheckScheduler:
             except queue.Empty:
                 first = _NOTHING
             batch: list[Any] = [first]
-            while first is not None and len(batch) < 500:  # what else arrived: one transaction, or the spool
+            while first is not None and len(batch) < 500:  # what else arrived: appended to the spool at once
                 try:
                     batch.append(self._results.get_nowait())
                 except queue.Empty:
                     break
-            stopping = any(i is None for i in batch)
-            items = [i for i in batch if isinstance(i, tuple)]
-            k = 0
-            while k < len(items):
+            stopping = False
+            for n, item in enumerate(batch):
+                if item is None:
+                    stopping = True
+                    continue
+                if item is _NOTHING:
+                    continue
                 if self._spooling():
-                    self._to_spool(items[k:])
+                    self._to_spool([i for i in batch[n:] if isinstance(i, tuple)])
+                    stopping = stopping or any(i is None for i in batch[n:])
                     break
-                chunk = items[k : k + self._write_batch]
-                k += len(chunk)
-                self._write_chunk(chunk)
+                self._write_direct(item)  # type: ignore[arg-type]
             if stopping or self._stop.is_set() and self._results.empty():
                 return
             if self._spooling() and time.monotonic() >= self._next_try:
                 self._replay()
-
-    def _write_chunk(self, items: list[tuple[CameraEntry, ProbeResult, float | None]]) -> None:
-        """Record *items* in one transaction (PostgreSQL, checks.write_batch > 1) or one by one. A batch
-        the database refused as a whole is written again one by one, so each check meets its own fate
-        exactly as a single write would; the database away sends the whole batch to the spool."""
-        if len(items) == 1 or self._write_batch == 1:
-            for item in items:
-                self._write_direct(item)
-            return
-        with self._lock:
-            windows = list(self._windows)
-        t0 = time.perf_counter()
-        try:
-            outcomes = self.processor.process_many(items, windows, node=self.node)
-        except Exception as exc:
-            if db_unreachable(exc, self.engine.dialect.name):
-                self._start_spooling(exc)
-                self._to_spool(items, reschedule=False)
-                for cam, _, _ in items:
-                    self._reschedule(cam, False)
-            else:
-                log.warning(
-                    "a batch of %d checks was refused (%s): recording them one by one",
-                    len(items),
-                    _short(exc),
-                )
-                for item in items:
-                    self._write_direct(item)
-            return
-        took = (time.perf_counter() - t0) / len(items)
-        for (cam, result, due_at), out in zip(items, outcomes, strict=True):
-            pending = False
-            try:
-                if isinstance(out, Exception):
-                    self._write_failed(cam, due_at, out)
-                else:
-                    pending = self._recorded(cam, result, out, took)
-            finally:
-                self._reschedule(cam, pending)
 
     def _write(self, cam: CameraEntry, result: ProbeResult, due_at: float | None) -> bool:
         """Record one check (raises what the database raised); whether a failure awaits confirmation."""
@@ -423,11 +383,7 @@ class CheckScheduler:
             windows = list(self._windows)
         t0 = time.perf_counter()
         rec = self.processor.process(cam, result, windows, due_at=due_at, node=self.node)
-        return self._recorded(cam, result, rec, time.perf_counter() - t0)
-
-    def _recorded(self, cam: CameraEntry, result: ProbeResult, rec: Recorded, took: float) -> bool:
-        """After a check was committed: counters, metrics, transitions to the alerts, the depth tracker;
-        whether a failure awaits confirmation."""
+        took = time.perf_counter() - t0
         self._written += 1
         self._write_s += took
         if self.metrics:
@@ -449,21 +405,19 @@ class CheckScheduler:
             pending = self._write(cam, result, due_at)
         except Exception as exc:
             if db_unreachable(exc, self.engine.dialect.name):
-                self._start_spooling(exc)
+                log.warning(
+                    "the database is unreachable (%s): check results go to the local spool %s until it "
+                    "answers",
+                    _short(exc),
+                    self.settings.spool_dir,
+                )
+                self._backoff = SPOOL_BACKOFF_MIN_S
+                self._next_try = time.monotonic() + self._backoff
                 self._to_spool([item], reschedule=False)
             else:
                 self._write_failed(cam, due_at, exc)
         finally:
             self._reschedule(cam, pending)
-
-    def _start_spooling(self, exc: BaseException) -> None:
-        log.warning(
-            "the database is unreachable (%s): check results go to the local spool %s until it answers",
-            _short(exc),
-            self.settings.spool_dir,
-        )
-        self._backoff = SPOOL_BACKOFF_MIN_S
-        self._next_try = time.monotonic() + self._backoff
 
     def _write_failed(self, cam: CameraEntry, due_at: float | None, exc: Exception) -> None:
         """A write error that is not the database being away: counted and logged, the check not kept."""
