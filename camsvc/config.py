@@ -85,6 +85,13 @@ class CheckSettings(Section):
     rollup_retention_days: int = Field(
         3650, ge=30, description="Keep the hourly rollup of checks per camera this many days"
     )
+    thumbnail_refresh_s: float = Field(
+        300.0,
+        ge=0,
+        description="Replace a camera's latest thumbnail at most this often (0: at every check); a state "
+        "change always stores the picture: at 10,000 cameras a 15 KB picture per check is most of the "
+        "database's writes (docs/scale.md)",
+    )
     prefer_stream: Literal["sub", "main"] = Field(
         "sub",
         description="Which RTSP stream routine checks decode when a camera has both: the sub-stream costs "

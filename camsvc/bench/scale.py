@@ -328,15 +328,28 @@ def _poll_status(base: str, token: str, stop: threading.Event, out: Samples) -> 
             stop.wait(0.5)
 
 
-def _db_stats(engine: Any, db: str) -> tuple[float, int, dt.datetime]:
+@dataclass
+class DbStats:
+    active_ms: float  # time the bench database's backends spent in statements
+    commits: int
+    rows_written: int  # tuples inserted + updated + deleted
+    wal_bytes: float  # the server's WAL position: cluster-wide (other databases' writes count too)
+    at: dt.datetime
+
+
+def _db_stats(engine: Any, db: str) -> DbStats:
     import sqlalchemy as sa
 
     with engine.connect() as c:
         row = c.execute(
-            sa.text("SELECT active_time, xact_commit, now() FROM pg_stat_database WHERE datname = :db"),
+            sa.text(
+                "SELECT active_time, xact_commit, tup_inserted + tup_updated + tup_deleted, "
+                "pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'), now() FROM pg_stat_database "
+                "WHERE datname = :db"
+            ),
             {"db": db},
         ).one()
-    return float(row[0] or 0.0), int(row[1]), row[2]
+    return DbStats(float(row[0] or 0.0), int(row[1]), int(row[2]), float(row[3]), row[4])
 
 
 def _healthz_write_ms(node: Node) -> float | None:
@@ -354,8 +367,16 @@ def _healthz_write_ms(node: Node) -> float | None:
 
 
 def run_phase(
-    n_nodes: int, mode: str, cameras: int, interval: float, warmup: float, window: float, ports: list[int]
+    n_nodes: int,
+    mode: str,
+    cameras: int,
+    interval: float,
+    warmup: float,
+    window: float,
+    ports: list[int],
+    variant: tuple[str, dict[str, str]] = ("default", {}),
 ) -> dict[str, Any]:
+    """One phase: a fresh database, N nodes; *variant*: a label and settings (environment) for every node."""
     import sqlalchemy as sa
 
     tmp = Path(tempfile.mkdtemp(prefix=f"camsvc-bench-scale-{n_nodes}-"))
@@ -363,7 +384,7 @@ def run_phase(
     with fresh_database(ADMIN_URL, db) as url:
         import_s = import_cameras(url, cameras, ports)
         token = admin_token(url)
-        extra = {"CAMSVC_NODE__HEARTBEAT_S": "5", "CAMSVC_NODE__DEAD_AFTER_S": "30"}
+        extra = {"CAMSVC_NODE__HEARTBEAT_S": "5", "CAMSVC_NODE__DEAD_AFTER_S": "30"} | variant[1]
         nodes: list[Node] = []
         api: Node
         try:
@@ -392,7 +413,8 @@ def run_phase(
             ]
             for n in nodes:
                 n.cpu0 = tree_cpu_seconds(n.proc.pid)
-            active0, xact0, t0 = _db_stats(engine, db)
+            s0 = _db_stats(engine, db)
+            t0 = s0.at
             m0 = time.monotonic()
             for th in threads:
                 th.start()
@@ -403,7 +425,8 @@ def run_phase(
             wall = time.monotonic() - m0
             cpu = {n.name: tree_cpu_seconds(n.proc.pid) - n.cpu0 for n in nodes}
             time.sleep(1.5)  # backends flush their statistics at most once a second
-            active1, xact1, t1 = _db_stats(engine, db)
+            s1 = _db_stats(engine, db)
+            t1 = s1.at
             with engine.connect() as c:
                 rows = c.execute(
                     sa.text(
@@ -444,6 +467,8 @@ def run_phase(
     cpu_total = sum(cpu.values())
     return {
         "nodes": n_nodes,
+        "variant": variant[0],
+        "settings": variant[1],
         "mode": mode,
         "cameras": cameras,
         "interval_s": interval,
@@ -455,8 +480,12 @@ def run_phase(
         "ok_share": round(sum(int(r[2] or 0) for r in rows) / checks, 4) if checks else 0.0,
         "per_node": per_node,
         "duplicate_due_checks": int(dup),
-        "db_active_ms_per_check": round((active1 - active0) / checks, 3) if checks else None,
-        "db_commits_per_check": round((xact1 - xact0) / checks, 2) if checks else None,
+        "db_active_ms_per_check": round((s1.active_ms - s0.active_ms) / checks, 3) if checks else None,
+        "db_commits_per_check": round((s1.commits - s0.commits) / checks, 2) if checks else None,
+        "db_rows_written_per_check": round((s1.rows_written - s0.rows_written) / checks, 2)
+        if checks
+        else None,
+        "wal_kb_per_check": round((s1.wal_bytes - s0.wal_bytes) / 1024 / checks, 2) if checks else None,
         "writer_write_ms_avg": round(sum(write_ms) / len(write_ms), 3) if write_ms else None,
         "lock_waits": {
             "samples": len(samples.lock_waiting),
@@ -473,6 +502,39 @@ def run_phase(
 
 
 # --- capacity table (pure) -----------------------------------------------------------------------------
+
+
+def parse_compare(spec: str) -> list[tuple[str, dict[str, str]]]:
+    """``section.key=v1,v2`` -> one (label, environment) per value; empty -> the defaults. The setting must
+    exist (camsvc.config.Settings) and each value must be valid for it."""
+    if not spec.strip():
+        return [("default", {})]
+    from pydantic import ValidationError
+
+    from camsvc.config import Settings
+
+    name, sep, values = spec.partition("=")
+    section, dot, key = name.strip().partition(".")
+    fields = Settings.model_fields
+    if not sep or not dot or section not in fields:
+        raise ValueError(
+            f"--compare: expected section.key=v1,v2 (e.g. checks.thumbnail_refresh_s=0,300), got {spec!r}"
+        )
+    model = fields[section].annotation
+    if key not in getattr(model, "model_fields", {}):
+        raise ValueError(f"--compare: {section} has no setting {key!r}")
+    out = []
+    for v in (x.strip() for x in values.split(",")):
+        if not v:
+            continue
+        try:
+            model.model_validate({key: v})  # type: ignore[union-attr]
+        except ValidationError as exc:
+            raise ValueError(f"--compare: {name}={v!r} is not valid: {exc.errors()[0]['msg']}") from None
+        out.append((f"{name}={v}", {f"CAMSVC_{section.upper()}__{key.upper()}": v}))
+    if not out:
+        raise ValueError("--compare: no values")
+    return out
 
 
 def parse_decode_ms(spec: str) -> list[tuple[str, float]]:
@@ -546,6 +608,13 @@ def capacity_rows(
 @click.option(
     "--decode-ms", default=DEFAULT_DECODE_MS, show_default=True, help="Real-stream decode CPU/check"
 )
+@click.option(
+    "--compare",
+    "compare_spec",
+    default="",
+    help="Run every node count once per value of one setting, side by side, e.g. "
+    "checks.thumbnail_refresh_s=0,300",
+)
 def scale(
     cameras: int,
     interval: float,
@@ -556,12 +625,14 @@ def scale(
     servers: int,
     mode: str,
     decode_ms: str,
+    compare_spec: str,
 ) -> None:
     """Probe nodes on PostgreSQL checking many cheap snapshot cameras: checks/s per node, DB time per check,
     lock waits, /api/status p95; and cameras per 2-core node at the interval."""
     try:
         decode = parse_decode_ms(decode_ms)
         counts = [int(x) for x in nodes_spec.split(",") if x.strip()]
+        variants = parse_compare(compare_spec)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if not counts or any(c < 1 or c > 16 for c in counts):
@@ -582,15 +653,19 @@ def scale(
     phases = []
     with snapshot_servers(servers, tmp) as ports:
         for n in counts:
-            click.echo(f"phase: {n} node(s)...")
-            phases.append(run_phase(n, mode, cameras, interval, warmup, window, ports))
+            for v in variants:
+                click.echo(f"phase: {n} node(s), {v[0]}...")
+                phases.append(run_phase(n, mode, cameras, interval, warmup, window, ports, v))
     rows = [
         (
             "nodes",
+            "settings",
             "checks/s (want)",
             "per node",
             "lag p95 s",
             "DB ms/check",
+            "rows/check",
+            "WAL KB/check",
             "write ms",
             "lock waits",
             "/api/status p95",
@@ -601,10 +676,13 @@ def scale(
         rows.append(
             (
                 str(p["nodes"]),
+                p["variant"],
                 f"{p['checks_per_s']:.1f} ({p['expected_checks_per_s']:.1f})",
                 " ".join(f"{v['checks_per_s']:.1f}" for v in p["per_node"].values()),
                 " ".join(str(v["lag_p95_s"]) for v in p["per_node"].values()),
                 str(p["db_active_ms_per_check"]),
+                str(p["db_rows_written_per_check"]),
+                str(p["wal_kb_per_check"]),
                 str(p["writer_write_ms_avg"]),
                 f"{p['lock_waits']['samples_with_waiters']}/{p['lock_waits']['samples']}",
                 f"{p['status_ms'].get('p95', float('nan')):.1f} ms",

@@ -33,6 +33,7 @@ class Recorded:
     check: Check
     transitions: list[Transition]
     health: Health
+    thumbnail_stored: bool = False  # the latest picture was written (it is not at every check)
 
 
 # the columns of CameraStatus that hold the state machine's memory, named as in Health
@@ -73,8 +74,11 @@ def record_check(
     thresholds: Thresholds,
     *,
     thumbnail_jpeg: bytes | None = None,
+    refresh_thumbnail: bool = True,
 ) -> Recorded:
-    """Persist one check and everything it changes. The caller commits (or rolls back) the session."""
+    """Persist one check and everything it changes. The caller commits (or rolls back) the session.
+    *refresh_thumbnail* False keeps the stored latest picture unless the state changed (the caller's
+    refresh period, checks.thumbnail_refresh_s)."""
     status = get_status(session, check.camera_id)
     version = status.version
     result = step(health_of(status), obs, thresholds)
@@ -135,24 +139,28 @@ def record_check(
         raise ConcurrentUpdate(check.camera_id)
     session.expire(status)
 
-    if thumbnail_jpeg:
+    stored = False
+    if thumbnail_jpeg and (refresh_thumbnail or transitions):
         _store_thumbnail(session, check.camera_id, obs.at, thumbnail_jpeg, h.state, bool(transitions))
+        stored = True
     for tr in transitions:
         log.info("camera %s: %s -> %s (%s)", tr.camera_id, tr.old_state.value, tr.new_state.value, tr.cause)
-    return Recorded(check=check, transitions=transitions, health=h)
+    return Recorded(check=check, transitions=transitions, health=h, thumbnail_stored=stored)
 
 
 def _store_thumbnail(
     session: Session, camera_id: str, at: dt.datetime, jpeg: bytes, state: HealthState, changed: bool
 ) -> None:
-    latest = session.exec(
-        select(Thumbnail).where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == False)  # noqa: E712
-    ).first()
-    if latest is None:
+    # the latest row replaced in place by one UPDATE (the old picture is never read back), inserted when
+    # the camera has none yet
+    res = session.execute(
+        sa.update(Thumbnail)
+        .where(Thumbnail.camera_id == camera_id, Thumbnail.at_transition == False)  # type: ignore[arg-type]  # noqa: E712
+        .values(at=at, jpeg=jpeg, state=state)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount == 0:  # type: ignore[attr-defined]
         session.add(Thumbnail(camera_id=camera_id, at=at, jpeg=jpeg, state=state))
-    else:
-        latest.at, latest.jpeg, latest.state = at, jpeg, state
-        session.add(latest)
     if changed:
         session.add(Thumbnail(camera_id=camera_id, at=at, jpeg=jpeg, state=state, at_transition=True))
         old = session.exec(

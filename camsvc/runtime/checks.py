@@ -68,6 +68,8 @@ class CheckProcessor:
             fail=c.fail_threshold, recover=c.recover_threshold, degrade=c.degrade_threshold
         )
         self._bad_thresholds: dict[str, str | None] = {}  # camera -> the bad value already logged
+        # camera -> (time, faults) of the latest thumbnail this process stored: the refresh period
+        self._thumb: dict[str, tuple[dt.datetime, tuple[str, ...]]] = {}
 
     def process(
         self,
@@ -106,7 +108,28 @@ class CheckProcessor:
                 faults=tuple(faults),
                 in_maintenance=window is not None,
             )
-            return record_check(session, check, obs, self.thresholds, thumbnail_jpeg=result.thumbnail_jpeg)
+            rec = record_check(
+                session,
+                check,
+                obs,
+                self.thresholds,
+                thumbnail_jpeg=result.thumbnail_jpeg,
+                refresh_thumbnail=self._thumbnail_due(cam.id, at, obs.faults),
+            )
+        if rec.thumbnail_stored:  # committed
+            self._thumb[cam.id] = (at, obs.faults)
+        return rec
+
+    def _thumbnail_due(self, camera_id: str, at: dt.datetime, faults: tuple[str, ...]) -> bool:
+        """Whether this check replaces the camera's latest picture: the first this process records, once
+        checks.thumbnail_refresh_s has passed, and whenever the picture faults differ from the stored
+        picture's (a fault is seen before it is confirmed as a state change)."""
+        refresh = self.settings.checks.thumbnail_refresh_s
+        last = self._thumb.get(camera_id)
+        if refresh <= 0 or last is None or last[1] != faults:
+            return True
+        age = (at - last[0]).total_seconds()
+        return age >= refresh or age < 0
 
     def _thresholds(self, cam: CameraEntry) -> PictureThresholds:
         """The camera's picture thresholds; a stored override that cannot be applied (written before the

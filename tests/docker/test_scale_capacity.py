@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from camsvc.bench.scale import cameras_per_node, capacity_rows, parse_decode_ms
+from camsvc.bench.scale import cameras_per_node, capacity_rows, parse_compare, parse_decode_ms
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,28 @@ def test_capacity_rows_one_per_stream() -> None:
     rows = capacity_rows([("sub", 15.0), ("main", 29.0)], 5.0, 60)
     assert [r["stream"] for r in rows] == ["sub", "main"]
     assert rows[0]["cameras_per_2_core_node"] == 4500 and rows[1]["non_decode_ms"] == 5.0
+
+
+def test_parse_compare_gives_one_environment_per_value() -> None:
+    assert parse_compare("checks.thumbnail_refresh_s=0, 300") == [
+        ("checks.thumbnail_refresh_s=0", {"CAMSVC_CHECKS__THUMBNAIL_REFRESH_S": "0"}),
+        ("checks.thumbnail_refresh_s=300", {"CAMSVC_CHECKS__THUMBNAIL_REFRESH_S": "300"}),
+    ]
+    assert parse_compare("") == [("default", {})]
+
+
+@pytest.mark.parametrize(
+    ("spec", "named"),
+    [
+        ("checks=1", "section.key=v1,v2"),
+        ("nosuch.key=1", "section.key=v1,v2"),
+        ("checks.nosuch=1", "no setting 'nosuch'"),
+        ("checks.thumbnail_refresh_s=-1", "greater than or equal to 0"),
+        ("checks.thumbnail_refresh_s=fast", "valid number"),
+        ("checks.thumbnail_refresh_s=,", "no values"),
+    ],
+)
+def test_parse_compare_names_what_is_wrong(spec: str, named: str) -> None:
+    with pytest.raises(ValueError, match="--compare") as exc:
+        parse_compare(spec)
+    assert named in str(exc.value)

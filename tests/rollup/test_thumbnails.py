@@ -7,10 +7,15 @@ import datetime as dt
 
 from sqlmodel import Session, func, select
 
+from camsvc.config import Settings
 from camsvc.db import session_scope
+from camsvc.enums import ErrorClass
 from camsvc.health.outages import THUMBNAIL_HISTORY, record_check
 from camsvc.health.state import Observation, Thresholds
 from camsvc.models import Camera, Check, Thumbnail
+from camsvc.probing.result import ProbeResult
+from camsvc.runtime.checks import CheckProcessor
+from camsvc.runtime.scheduler import camera_entries
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
@@ -49,3 +54,53 @@ def test_many_checks_and_flaps_leave_a_bounded_number_of_thumbnails(engine: obje
     assert rows["c2"][0] == 2
     # the latest row holds the last picture (updated in place, not a new row per check)
     assert rows["c1"][1] == [b"\xff\xd8" + (n - 1).to_bytes(2, "big")] == rows["c2"][1]
+
+
+def _ok(at: dt.datetime, jpeg: bytes) -> ProbeResult:
+    return ProbeResult(url="rtsp://127.0.0.1:9/c1", ok=True, started_at=at.timestamp(), thumbnail_jpeg=jpeg)
+
+
+def _bad(at: dt.datetime) -> ProbeResult:
+    return ProbeResult(
+        url="rtsp://127.0.0.1:9/c1", ok=False, error=ErrorClass.REFUSED, started_at=at.timestamp()
+    )
+
+
+def _latest(engine: object) -> tuple[bytes, dt.datetime, int]:
+    with Session(engine) as s:  # type: ignore[arg-type]
+        row = s.exec(select(Thumbnail).where(Thumbnail.at_transition == False)).one()  # noqa: E712
+        at_change = Thumbnail.at_transition == True  # noqa: E712
+        history = s.exec(select(func.count()).select_from(Thumbnail).where(at_change)).one()
+        return row.jpeg, row.at.replace(tzinfo=dt.UTC), history
+
+
+def test_the_latest_picture_is_replaced_once_per_refresh_period_and_at_every_state_change(
+    settings: Settings, engine: object
+) -> None:
+    settings.checks.thumbnail_refresh_s = 300
+    with Session(engine) as s:  # type: ignore[arg-type]
+        s.add(Camera(id="c1", name="c1", kind="roadside", hamlet="X", main_url="rtsp://127.0.0.1:9/c1"))
+        s.commit()
+        cam = camera_entries(s, 60.0)["c1"]
+    proc = CheckProcessor(settings, engine)  # type: ignore[arg-type]
+    t = [T0 + dt.timedelta(minutes=i) for i in range(12)]
+    stored = [proc.process(cam, _ok(t[0], b"p0")).thumbnail_stored]  # the first (unknown -> up): stored
+    assert _latest(engine) == (b"p0", t[0], 1)
+    for i in range(1, 5):  # within the period: the stored picture stays, nothing is written
+        stored.append(proc.process(cam, _ok(t[i], b"p%d" % i)).thumbnail_stored)
+    assert stored == [True, False, False, False, False]
+    assert _latest(engine) == (b"p0", t[0], 1)
+    assert proc.process(cam, _ok(t[5], b"p5")).thumbnail_stored  # 300 s after the stored one
+    assert _latest(engine) == (b"p5", t[5], 1)
+    proc.process(cam, _bad(t[6]))
+    proc.process(cam, _bad(t[7]))  # down: a failed check has no picture
+    assert proc.process(cam, _ok(t[8], b"p8")).thumbnail_stored  # down -> up within the period: kept
+    assert _latest(engine) == (b"p8", t[8], 2)
+    assert not proc.process(cam, _ok(t[9], b"p9")).thumbnail_stored
+    # a fault seen (not yet a state change) or gone replaces the picture within the period
+    assert proc._thumbnail_due("c1", t[10], ("covered",))
+    assert not proc._thumbnail_due("c1", t[10], ())
+    settings.checks.thumbnail_refresh_s = 0  # every check
+    assert proc.process(cam, _ok(t[10], b"p10")).thumbnail_stored
+    assert proc.process(cam, _ok(t[11], b"p11")).thumbnail_stored
+    assert _latest(engine) == (b"p11", t[11], 2)
