@@ -439,6 +439,12 @@ def run_phase(
                 leases: dict[str, int] = dict(
                     c.execute(sa.text("SELECT node, count(*) FROM camera_lease GROUP BY node")).all()
                 )
+                first = c.execute(  # first checks store a picture at the unknown -> up change
+                    sa.text(
+                        "SELECT count(*) FROM transition WHERE old_state = 'UNKNOWN' AND at >= :t0 AND at < :t1"
+                    ),
+                    {"t0": t0, "t1": t1},
+                ).scalar_one()
                 dup = c.execute(
                     sa.text(
                         'SELECT count(*) FROM (SELECT camera_id, due_at FROM "check" WHERE due_at IS NOT NULL '
@@ -480,6 +486,9 @@ def run_phase(
         "ok_share": round(sum(int(r[2] or 0) for r in rows) / checks, 4) if checks else 0.0,
         "per_node": per_node,
         "duplicate_due_checks": int(dup),
+        # a window of mostly first checks (nodes behind their cameras) measures the start, not the steady
+        # state: each first check is a state change and stores a picture
+        "first_check_share": round(int(first) / checks, 3) if checks else None,
         "db_active_ms_per_check": round((s1.active_ms - s0.active_ms) / checks, 3) if checks else None,
         "db_commits_per_check": round((s1.commits - s0.commits) / checks, 2) if checks else None,
         "db_rows_written_per_check": round((s1.rows_written - s0.rows_written) / checks, 2)
@@ -663,6 +672,7 @@ def scale(
             "checks/s (want)",
             "per node",
             "lag p95 s",
+            "first checks",
             "DB ms/check",
             "rows/check",
             "WAL KB/check",
@@ -680,6 +690,7 @@ def scale(
                 f"{p['checks_per_s']:.1f} ({p['expected_checks_per_s']:.1f})",
                 " ".join(f"{v['checks_per_s']:.1f}" for v in p["per_node"].values()),
                 " ".join(str(v["lag_p95_s"]) for v in p["per_node"].values()),
+                f"{p['first_check_share']:.0%}" if p["first_check_share"] is not None else "-",
                 str(p["db_active_ms_per_check"]),
                 str(p["db_rows_written_per_check"]),
                 str(p["wal_kb_per_check"]),

@@ -83,10 +83,13 @@ def record_check(
     version = status.version
     result = step(health_of(status), obs, thresholds)
     h = result.health
+    was_open = open_id = status.open_outage_id
+    # what the caller changed on the row (the picture baseline, reference, last metrics) goes into the one
+    # versioned UPDATE below instead of a flush of its own: one statement per check, not two
+    pending = _take_changes(session, status)
 
     session.add(check)
     transitions: list[Transition] = []
-    open_id = status.open_outage_id
     for ch in result.changes:
         if ch.close_outage_at is not None and open_id is not None:
             outage = session.get(Outage, open_id)
@@ -113,7 +116,7 @@ def record_check(
             new_state=ch.new,
             cause=ch.cause,
             detail=ch.detail,
-            outage_id=open_id if ch.open_outage is not None else status.open_outage_id,
+            outage_id=open_id if ch.open_outage is not None else was_open,
         )
         session.add(tr)
         transitions.append(tr)
@@ -125,7 +128,7 @@ def record_check(
             outage.last_error = obs.detail or obs.error
             session.add(outage)
 
-    values = {k: getattr(h, k) for k in HEALTH_FIELDS}
+    values = pending | {k: getattr(h, k) for k in HEALTH_FIELDS}
     values.update(last_check_at=obs.at, open_outage_id=open_id, version=version + 1)
     if obs.ok:
         values["last_ok_at"] = obs.at
@@ -146,6 +149,18 @@ def record_check(
     for tr in transitions:
         log.info("camera %s: %s -> %s (%s)", tr.camera_id, tr.old_state.value, tr.new_state.value, tr.cause)
     return Recorded(check=check, transitions=transitions, health=h, thumbnail_stored=stored)
+
+
+def _take_changes(session: Session, status: CameraStatus) -> dict[str, object]:
+    """The unflushed changes of *status* as column values, discarded from the object (so no flush writes
+    them) and returned for the caller's own UPDATE."""
+    state = sa.inspect(status)
+    if state.pending or state.transient:  # a row not in the database yet: its INSERT carries them
+        return {}
+    changed = {a.key: a.value for a in state.attrs if a.history.has_changes()}
+    if changed:
+        session.expire(status, list(changed))
+    return changed
 
 
 def _store_thumbnail(

@@ -70,6 +70,8 @@ class CheckProcessor:
         self._bad_thresholds: dict[str, str | None] = {}  # camera -> the bad value already logged
         # camera -> (time, faults) of the latest thumbnail this process stored: the refresh period
         self._thumb: dict[str, tuple[dt.datetime, tuple[str, ...]]] = {}
+        # camera -> (registry version, whether it should be recorded continuously): read once per version
+        self._recorded: dict[str, tuple[str, bool]] = {}
 
     def process(
         self,
@@ -91,11 +93,14 @@ class CheckProcessor:
         hour = local(at, self.settings.timezone).hour  # type: ignore[union-attr]
         with session_scope(self.engine) as session:
             status = get_status(session, cam.id)
+            # read before the analysis changes the status row: a query after it would flush that change
+            # in a statement of its own (record_check writes it with the state, in one UPDATE)
+            not_recording = result.ok and self._not_recording(session, cam, at)
             th = self._thresholds(cam)
             picture = analyse(status, result, hour=hour, at=at, thresholds=th)
             window = in_maintenance(windows or [], cam, at, self.settings.timezone)
             faults = list(picture.faults)
-            if result.ok and self._not_recording(session, cam.id, at):
+            if not_recording:
                 faults.append("not_recording")  # after the picture faults: a bad picture names the cause
             check = _check_row(cam, result, at, picture.metrics, faults)
             check.due_at = dt.datetime.fromtimestamp(due_at, dt.UTC) if due_at is not None else None
@@ -148,9 +153,10 @@ class CheckProcessor:
                 )
             return thresholds_for(cam.kind, self.settings.picture_thresholds, None)
 
-    def _not_recording(self, session: Session, camera_id: str, at: dt.datetime) -> bool:
+    def _not_recording(self, session: Session, cam: CameraEntry, at: dt.datetime) -> bool:
         """The camera should be recorded and its recorder wrote no new segment within the stall window
-        (docs/recording.md)."""
+        (docs/recording.md). Whether it should be recorded is read from the registry once per version of
+        its row; a camera that is not recorded costs no query."""
         rec = self.settings.recording
         if not rec.enabled:
             return False
@@ -160,15 +166,20 @@ class CheckProcessor:
         from camsvc.recording.models import RecorderStatus
         from camsvc.recording.policy import effective_mode, effective_stream, stall_seconds, stream_url
 
-        camera = session.get(Camera, camera_id)
-        if camera is None:
-            return False
-        expected = effective_mode(camera, self.settings) == RecordingMode.CONTINUOUS and bool(
-            stream_url(camera, effective_stream(camera, self.settings))
-        )
+        known = self._recorded.get(cam.id)
+        if known is not None and known[0] == cam.version:
+            expected = known[1]
+        else:
+            camera = session.get(Camera, cam.id)
+            if camera is None:
+                return False
+            expected = effective_mode(camera, self.settings) == RecordingMode.CONTINUOUS and bool(
+                stream_url(camera, effective_stream(camera, self.settings))
+            )
+            self._recorded[cam.id] = (cam.version, expected)
         if not expected:
             return False
-        status = session.get(RecorderStatus, camera_id)
+        status = session.get(RecorderStatus, cam.id)
         return recording_fault(expected, status, at, stall_seconds(rec))
 
 
