@@ -42,11 +42,11 @@ class ProbeSettings(Section):
     threads_per_worker: int = Field(16, ge=1, le=128, description="Concurrent probes per worker process")
     rtsp_transport: str = Field("tcp", description="RTSP lower transport: tcp or udp")
     engine: Literal["packets", "decode"] = Field(
-        "decode",
-        description="How RTSP streams are read: decode (OpenCV decodes every frame of the window; the "
-        "default, proven across the whole suite and the fleet bench) or packets (PyAV: liveness, fps, "
-        "bitrate and stalls from the packets, only the frames the picture checks need decoded, with "
-        "adaptive depth; measured but not yet the default: docs/probing.md)",
+        "packets",
+        description="How RTSP and MJPEG streams are read: packets (PyAV: liveness, fps, bitrate and stalls "
+        "from the packets, only the frames the picture checks need decoded, with adaptive depth; the "
+        "default) or decode (OpenCV decodes every frame of every window: no light checks; "
+        "docs/probing.md)",
     )
     light_after_healthy: int = Field(
         5,
