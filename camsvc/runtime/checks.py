@@ -73,6 +73,12 @@ class CheckProcessor:
         # camera -> (registry version, whether it should be recorded continuously): read once per version
         self._recorded: dict[str, tuple[str, bool]] = {}
 
+    def forget(self, camera_id: str) -> None:
+        """Drop what this process remembers of a camera that left the registry (or this node)."""
+        self._bad_thresholds.pop(camera_id, None)
+        self._thumb.pop(camera_id, None)
+        self._recorded.pop(camera_id, None)
+
     def process(
         self,
         cam: CameraEntry,

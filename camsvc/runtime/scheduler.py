@@ -281,9 +281,13 @@ class CheckScheduler:
                         self._due[cid] = now + self._rng.uniform(0, spread)
                 elif old.version != entry.version:
                     self._due[cid] = min(self._due.get(cid, now), now)  # an edit is checked promptly
+                    if old.url != entry.url:
+                        self._depth.forget(cid)  # another stream: full checks until its packets are learned
             for cid in list(self._cams):
                 if cid not in cams:
                     self._due.pop(cid, None)
+                    self._depth.forget(cid)
+                    self.processor.forget(cid)
             self._cams = cams
             self._windows = windows
 
