@@ -19,6 +19,13 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.check_depth = Counter(
+            "camsvc_check_depth_total",
+            "Checks by depth: full (the window decoded), light (packets + one keyframe), escalated (a light "
+            "check turned full because its packets looked unusual)",
+            ["depth"],
+            registry=self.registry,
+        )
         self.check_duration = Histogram(
             "camsvc_check_duration_seconds",
             "Wall time of one probe",

@@ -392,6 +392,7 @@ class CheckScheduler:
         self._write_s += took
         if self.metrics:
             self.metrics.checks.labels(result="ok" if result.ok else (result.error or "error")).inc()
+            self.metrics.check_depth.labels(depth=result.depth or "full").inc()
             self.metrics.check_duration.observe(result.total_ms / 1000.0)
             self.metrics.check_write.observe(took)
             for tr in rec.transitions:
