@@ -136,73 +136,79 @@ def test_database_away_60s_outages_keep_their_true_start_and_end(
     stays, recovers = enabled[0], enabled[1]
     svc = _service(data, cluster.url, tmp_path / "service.log")
     svc.start()
-    watch = StallWatch().__enter__()  # a frozen machine delays checks without losing them
-    try:
-        wait_for(
-            lambda: all(_state(engine, c) == "up" for c in enabled),
-            60,
-            "every camera up",
-            lambda: {c: _state(engine, c) for c in enabled},
-        )
-        engine.dispose()
-        t_stop = time.time()
-        cluster.stop()
-        _pause_until(t_stop + 10)
-        t_fault = time.time()
-        sim.fault(stays, "down")
-        sim.fault(recovers, "down")
-        _pause_until(t_stop + 40)
-        t_back = time.time()
-        sim.fault(recovers, "normal")
-        _pause_until(t_stop + OUTAGE_S)
-        cluster.start()
-        t_restart = time.time()
-        print(f"database away {t_restart - t_stop:.1f} s; spool: {len(_spooled(data))} results")
-
-        def replayed() -> bool:
-            got = _checks(engine)
-            return all(any(t > t_restart + 1 for t, _ in got.get(c, [])) for c in enabled) and not _spooled(
-                data
+    with StallWatch() as watch:  # a frozen machine delays checks without losing them
+        try:
+            wait_for(
+                lambda: all(_state(engine, c) == "up" for c in enabled),
+                60,
+                "every camera up",
+                lambda: {c: _state(engine, c) for c in enabled},
             )
+            engine.dispose()
+            t_stop = time.time()
+            cluster.stop()
+            _pause_until(t_stop + 10)
+            t_fault = time.time()
+            sim.fault(stays, "down")
+            sim.fault(recovers, "down")
+            _pause_until(t_stop + 40)
+            t_back = time.time()
+            sim.fault(recovers, "normal")
+            _pause_until(t_stop + OUTAGE_S)
+            cluster.start()
+            t_restart = time.time()
+            print(f"database away {t_restart - t_stop:.1f} s; spool: {len(_spooled(data))} results")
 
-        took = wait_for(
-            replayed, 60, "the spool replayed and live checks after the restart", lambda: _spooled(data)[:3]
-        )
-        print(f"replayed and live again {took:.1f} s after the restart")
+            def replayed() -> bool:
+                got = _checks(engine)
+                return all(
+                    any(t > t_restart + 1 for t, _ in got.get(c, [])) for c in enabled
+                ) and not _spooled(data)
 
-        # the outage begun while the database was away starts at its first failed check, not the restart
-        (start, end), *more = _outages(engine, stays)
-        assert not more and end is None and _state(engine, stays) == "down"
-        late = MAX_GAP + watch.stalled(t_fault, t_fault + 2 * MAX_GAP)
-        assert t_fault - EARLY <= start <= t_fault + late, (start - t_fault, t_restart - t_fault, watch.spans)
-        # the one that began and ended meanwhile keeps both ends
-        (start_r, end_r), *more_r = _outages(engine, recovers)
-        assert not more_r and end_r is not None, _outages(engine, recovers)
-        assert t_fault - EARLY <= start_r <= t_fault + late, start_r - t_fault
-        late_back = MAX_GAP + watch.stalled(t_back, t_back + 2 * MAX_GAP)
-        assert t_back - EARLY <= end_r <= t_back + late_back, end_r - t_back
-        assert _state(engine, recovers) == "up"
-        # nothing lost: every camera was checked at its interval right through the database's outage
-        got = _checks(engine)
-        for c in enabled:
-            times = [t for t, _ in got[c] if t_stop - MAX_GAP <= t <= t_restart + MAX_GAP]
-            # a gap beyond the interval only as long as the whole machine was frozen within it
-            gaps = [(b - a) - watch.stalled(a, b) for a, b in zip(times, times[1:], strict=False)]
-            lost = watch.stalled(t_stop, t_restart)
-            assert len(times) >= (t_restart - t_stop - lost) / MAX_GAP, (c, len(times), watch.spans)
-            assert max(gaps) <= MAX_GAP, (c, max(gaps), watch.spans)
-            # and the checks of the fault period say what the camera did
-            if c == stays:
-                assert not any(ok for t, ok in got[c] if t_fault + MAX_GAP < t <= t_restart), c
-        assert _duplicates(engine) == []
-        log = svc.log_text()
-        assert "go to the local spool" in log and "spool replayed" in log
-        assert "lock lost" not in log  # the leader went on while the server was away
-    finally:
-        watch.__exit__()
-        sim.fault(stays, "normal")
-        sim.fault(recovers, "normal")
-        svc.stop()
+            took = wait_for(
+                replayed,
+                60,
+                "the spool replayed and live checks after the restart",
+                lambda: _spooled(data)[:3],
+            )
+            print(f"replayed and live again {took:.1f} s after the restart")
+
+            # the outage begun while the database was away starts at its first failed check, not the restart
+            (start, end), *more = _outages(engine, stays)
+            assert not more and end is None and _state(engine, stays) == "down"
+            late = MAX_GAP + watch.stalled(t_fault, t_fault + 2 * MAX_GAP)
+            assert t_fault - EARLY <= start <= t_fault + late, (
+                start - t_fault,
+                t_restart - t_fault,
+                watch.spans,
+            )
+            # the one that began and ended meanwhile keeps both ends
+            (start_r, end_r), *more_r = _outages(engine, recovers)
+            assert not more_r and end_r is not None, _outages(engine, recovers)
+            assert t_fault - EARLY <= start_r <= t_fault + late, start_r - t_fault
+            late_back = MAX_GAP + watch.stalled(t_back, t_back + 2 * MAX_GAP)
+            assert t_back - EARLY <= end_r <= t_back + late_back, end_r - t_back
+            assert _state(engine, recovers) == "up"
+            # nothing lost: every camera was checked at its interval right through the database's outage
+            got = _checks(engine)
+            for c in enabled:
+                times = [t for t, _ in got[c] if t_stop - MAX_GAP <= t <= t_restart + MAX_GAP]
+                # a gap beyond the interval only as long as the whole machine was frozen within it
+                gaps = [(b - a) - watch.stalled(a, b) for a, b in zip(times, times[1:], strict=False)]
+                lost = watch.stalled(t_stop, t_restart)
+                assert len(times) >= (t_restart - t_stop - lost) / MAX_GAP, (c, len(times), watch.spans)
+                assert max(gaps) <= MAX_GAP, (c, max(gaps), watch.spans)
+                # and the checks of the fault period say what the camera did
+                if c == stays:
+                    assert not any(ok for t, ok in got[c] if t_fault + MAX_GAP < t <= t_restart), c
+            assert _duplicates(engine) == []
+            log = svc.log_text()
+            assert "go to the local spool" in log and "spool replayed" in log
+            assert "lock lost" not in log  # the leader went on while the server was away
+        finally:
+            sim.fault(stays, "normal")
+            sim.fault(recovers, "normal")
+            svc.stop()
         engine.dispose()
 
 
