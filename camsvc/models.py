@@ -182,6 +182,31 @@ def check_snapshot_url(v: str | None) -> str | None:
     return v
 
 
+class CameraValueChecks(SQLModel):
+    """The per-camera settings' checks shared by CameraCreate and CameraUpdate (one place for each rule;
+    the fields themselves are declared by each model)."""
+
+    @field_validator("picture_thresholds", mode="before", check_fields=False)
+    @classmethod
+    def _thresholds(cls, v: Any) -> str | None:
+        return check_picture_thresholds(v)
+
+    @field_validator("check_interval_s", check_fields=False)
+    @classmethod
+    def _interval(cls, v: float | None) -> float | None:
+        return check_interval(v)
+
+    @field_validator("snapshot_url", check_fields=False)
+    @classmethod
+    def _snapshot(cls, v: str | None) -> str | None:
+        return check_snapshot_url(v)
+
+    @field_validator("recording_stream", check_fields=False)
+    @classmethod
+    def _recording_stream(cls, v: str | None) -> str | None:
+        return check_recording_stream(v)
+
+
 class Camera(CameraBase, table=True):
     id: str = Field(primary_key=True, max_length=64)
     created_at: dt.datetime = _ts(default_factory=utcnow)
@@ -190,35 +215,15 @@ class Camera(CameraBase, table=True):
     deleted_at: dt.datetime | None = _ts(default=None)
 
 
-class CameraCreate(CameraBase):
+class CameraCreate(CameraBase, CameraValueChecks):
     id: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     username: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, max_length=200)
-
-    @field_validator("picture_thresholds", mode="before")
-    @classmethod
-    def _thresholds(cls, v: Any) -> str | None:
-        return check_picture_thresholds(v)
-
-    @field_validator("check_interval_s")
-    @classmethod
-    def _interval(cls, v: float | None) -> float | None:
-        return check_interval(v)
-
-    @field_validator("snapshot_url")
-    @classmethod
-    def _snapshot(cls, v: str) -> str:
-        return check_snapshot_url(v) or v
 
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
         return check_camera_id(v)
-
-    @field_validator("recording_stream")
-    @classmethod
-    def _recording_stream(cls, v: str | None) -> str | None:
-        return check_recording_stream(v)
 
 
 # Fields of a camera that cannot be emptied with null (the row has no NULL for them).
@@ -242,7 +247,7 @@ NOT_NULL_FIELDS = (
 )
 
 
-class CameraUpdate(SQLModel):
+class CameraUpdate(CameraValueChecks):
     """A partial change (PATCH and PUT): only the fields given change, with the limits of CameraBase."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -285,26 +290,6 @@ class CameraUpdate(SQLModel):
         from camsvc.urls import check_stream_url
 
         return check_stream_url(v) if v else v
-
-    @field_validator("snapshot_url")
-    @classmethod
-    def _snapshot(cls, v: str | None) -> str | None:
-        return check_snapshot_url(v)
-
-    @field_validator("picture_thresholds", mode="before")
-    @classmethod
-    def _thresholds(cls, v: Any) -> str | None:
-        return check_picture_thresholds(v)
-
-    @field_validator("check_interval_s")
-    @classmethod
-    def _interval(cls, v: float | None) -> float | None:
-        return check_interval(v)
-
-    @field_validator("recording_stream")
-    @classmethod
-    def _recording_stream(cls, v: str | None) -> str | None:
-        return check_recording_stream(v)
 
 
 class CameraSecret(SQLModel, table=True):
