@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.utils.service import Recorder, fleet_service
-from tests.utils.simulator import simulator_fixture
+from tests.utils.service import Recorder, fleet_service, map_states
+from tests.utils.simulator import PICTURE_FAULT_CAUSES, simulator_fixture
 from tests.utils.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,15 +27,7 @@ ENV = {
     "CAMSVC_PROBE__LIGHT_AFTER_HEALTHY": str(LIGHT_AFTER),
     "CAMSVC_PROBE__FULL_EVERY": "1000",
 }
-EXPECTED = {
-    "black": {"black"},
-    "frozen": {"frozen"},
-    "blurred": {"blurred"},
-    "covered": {"covered"},
-    "snow": {"snow"},
-    "turned": {"turned"},
-    "lowfps": {"low_fps"},
-}
+EXPECTED = PICTURE_FAULT_CAUSES
 
 sim = simulator_fixture(4, 6, prebuild_faults=True)
 
@@ -44,10 +36,6 @@ sim = simulator_fixture(4, 6, prebuild_faults=True)
 def api(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
     with fleet_service(sim, tmp_path_factory.mktemp("lightsvc"), ENV, enabled=True) as svc:
         yield Recorder(svc.base, svc.headers)
-
-
-def states(api: Recorder) -> dict[str, tuple[str, str | None]]:
-    return {c["id"]: (c["state"], c["cause"]) for c in api.get("/api/map")["cameras"]}
 
 
 def depths(api: Recorder) -> dict[str, float]:
@@ -66,7 +54,7 @@ def test_light_checks_still_find_every_picture_fault(sim: Any, api: Recorder) ->
         120,
         f"{n} checks per camera",
     )
-    assert all(s == ("up", None) for s in states(api).values()), states(api)
+    assert all(s == ("up", None) for s in map_states(api).values()), map_states(api)
     before = depths(api)
     assert before.get("light", 0) >= len(ids), before  # the learned cameras are on light checks
 
@@ -74,12 +62,12 @@ def test_light_checks_still_find_every_picture_fault(sim: Any, api: Recorder) ->
     for cid, fault in plan.items():
         sim.fault(cid, fault)
     wait_for(
-        lambda: all(states(api)[c][0] == "degraded" for c in plan),
+        lambda: all(map_states(api)[c][0] == "degraded" for c in plan),
         60,
         "picture faults found on light checks",
-        lambda: {c: (plan[c], states(api)[c]) for c in plan},
+        lambda: {c: (plan[c], map_states(api)[c]) for c in plan},
     )
-    s = states(api)
+    s = map_states(api)
     for cid, fault in plan.items():
         assert s[cid][1] in EXPECTED[fault], (cid, fault, s[cid])
     healthy = [c for c in ids if c not in plan]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.utils.service import Recorder, fleet_service
-from tests.utils.simulator import simulator_fixture
+from tests.utils.service import Recorder, fleet_service, map_states
+from tests.utils.simulator import PICTURE_FAULT_CAUSES, simulator_fixture
 from tests.utils.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -22,16 +22,7 @@ ENV = {
     "CAMSVC_CHECKS__JITTER_FRACTION": "0.5",
     "CAMSVC_PROBE__BUDGET_S": "6",
 }
-# simulator fault -> the cause the service must name
-EXPECTED = {
-    "black": {"black"},
-    "frozen": {"frozen"},
-    "blurred": {"blurred"},
-    "covered": {"covered"},
-    "snow": {"snow"},
-    "turned": {"turned"},
-    "lowfps": {"low_fps"},
-}
+EXPECTED = PICTURE_FAULT_CAUSES
 
 
 sim = simulator_fixture(4, 6, prebuild_faults=True)
@@ -43,10 +34,6 @@ def api(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder
         yield Recorder(svc.base, svc.headers)
 
 
-def states(api: Recorder) -> dict[str, tuple[str, str | None]]:
-    return {c["id"]: (c["state"], c["cause"]) for c in api.get("/api/map")["cameras"]}
-
-
 def learned(api: Recorder, ids: list[str], checks: int) -> bool:
     return all(len(api.get(f"/api/cameras/{c}/checks", limit=checks)) >= checks for c in ids)
 
@@ -55,19 +42,19 @@ def test_each_picture_fault_degrades_with_its_cause_and_clears(sim: Any, api: Re
     ids = [c.id for c in sim.fleet]
     # learn each camera's normal first (baseline needs several healthy checks)
     wait_for(lambda: learned(api, ids, 7), 120, "7 checks per camera")
-    assert all(s == ("up", None) for s in states(api).values()), states(api)
+    assert all(s == ("up", None) for s in map_states(api).values()), map_states(api)
     plan = dict(zip(ids, EXPECTED, strict=False))
     for cid, fault in plan.items():
         sim.fault(cid, fault)
 
     def all_degraded() -> bool:
-        s = states(api)
+        s = map_states(api)
         return all(s[c][0] == "degraded" for c in plan)
 
     wait_for(
-        all_degraded, 60, "picture faults confirmed", lambda: {c: (plan[c], states(api)[c]) for c in plan}
+        all_degraded, 60, "picture faults confirmed", lambda: {c: (plan[c], map_states(api)[c]) for c in plan}
     )
-    s = states(api)
+    s = map_states(api)
     for cid, fault in plan.items():
         assert s[cid][1] in EXPECTED[fault], (cid, fault, s[cid])
     healthy = [c for c in ids if c not in plan]
@@ -81,10 +68,10 @@ def test_each_picture_fault_degrades_with_its_cause_and_clears(sim: Any, api: Re
     for cid in plan:
         sim.fault(cid, "normal")
     wait_for(
-        lambda: all(states(api)[c][0] == "up" for c in plan),
+        lambda: all(map_states(api)[c][0] == "up" for c in plan),
         60,
         "pictures back",
-        lambda: {c: states(api)[c] for c in plan},
+        lambda: {c: map_states(api)[c] for c in plan},
     )
     for cid in plan:
         outs = api.get(f"/api/cameras/{cid}/outages")
@@ -93,14 +80,21 @@ def test_each_picture_fault_degrades_with_its_cause_and_clears(sim: Any, api: Re
 
 def test_re_aimed_camera_re_referenced_stops_being_turned(sim: Any, api: Recorder) -> None:
     cid = sim.fleet[-1].id
-    wait_for(lambda: states(api)[cid][0] == "up", 60, "camera up")
+    # its normal view learned first (this test may run before the one above, on a fresh service)
+    wait_for(lambda: learned(api, [cid], 7), 120, "7 checks of the camera")
+    wait_for(lambda: map_states(api)[cid][0] == "up", 60, "camera up")
     sim.fault(cid, "turned")  # the technician re-aims the camera on purpose
     wait_for(
-        lambda: states(api)[cid] == ("degraded", "turned"), 60, "turned detected", lambda: states(api)[cid]
+        lambda: map_states(api)[cid] == ("degraded", "turned"),
+        60,
+        "turned detected",
+        lambda: map_states(api)[cid],
     )
     r = api.client.post(f"{api.base}/api/cameras/{cid}/reference/reset")
     assert r.status_code == 202
-    wait_for(lambda: states(api)[cid][0] == "up", 30, "re-referenced camera up", lambda: states(api)[cid])
+    wait_for(
+        lambda: map_states(api)[cid][0] == "up", 30, "re-referenced camera up", lambda: map_states(api)[cid]
+    )
     time.sleep(INTERVAL * 3)
-    assert states(api)[cid][0] == "up"  # stays up on its new view
+    assert map_states(api)[cid][0] == "up"  # stays up on its new view
     assert api.get(f"/api/cameras/{cid}/reference.jpg")  # the new reference view exists

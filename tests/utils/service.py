@@ -66,3 +66,8 @@ class Recorder:
         self.texts.append(r.text)
         r.raise_for_status()
         return r.json() if "json" in r.headers.get("content-type", "") else r.text
+
+
+def map_states(api: Recorder) -> dict[str, tuple[str, str | None]]:
+    """camera id -> (state, cause), as the dashboard's map shows them."""
+    return {c["id"]: (c["state"], c["cause"]) for c in api.get("/api/map")["cameras"]}

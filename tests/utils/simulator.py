@@ -24,3 +24,15 @@ def simulator_fixture(
             yield s
 
     return sim
+
+
+# simulator picture fault -> the cause(s) the service must name for it
+PICTURE_FAULT_CAUSES: dict[str, set[str]] = {
+    "black": {"black"},
+    "frozen": {"frozen"},
+    "blurred": {"blurred"},
+    "covered": {"covered"},
+    "snow": {"snow"},
+    "turned": {"turned"},
+    "lowfps": {"low_fps"},
+}
