@@ -401,11 +401,17 @@ def prepare_extra(cache_dir: Path, name: str, src: Path) -> Clip:
 
 
 def _probe_fps(src: Path) -> float:
-    import cv2
+    """The frame rate the file's video stream declares (its timestamps), read with PyAV: OpenCV takes
+    process-wide FFmpeg options from the environment, and the prober's (``protocol_whitelist`` without
+    ``file``, inherited by a simulator started from a probing process) made every local file unreadable,
+    so each extra stream played at the default 5 fps, low-frame-rate clips included."""
+    import av
 
-    cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG)
     try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        cap.release()
+        with av.open(str(src)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+    except (av.FFmpegError, IndexError) as exc:
+        raise ValueError(f"{src}: no readable video stream ({type(exc).__name__})") from None
+    fps = float(rate) if rate else 0.0
     return fps if 0.5 <= fps <= 120 else float(FPS)

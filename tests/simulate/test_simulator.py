@@ -550,3 +550,27 @@ def test_extra_streams_and_no_orphans_after_stop(tmp_path: Any, sim: Simulator) 
     assert not _alive(pid) and wait_until(lambda: not any(_alive(p) for p in gst), 5)
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)  # nothing left in the simulator's process group
+
+
+def test_an_extra_stream_plays_at_its_own_frame_rate_beside_the_prober(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1 fps clip is served at 1 fps even when the simulator starts from a process that set the
+    prober's FFmpeg options (their protocol whitelist has no ``file``: the simulator once read every clip's
+    rate as unknown and played low-frame-rate clips at 5 fps, so the picture benchmark never saw one)."""
+    from camsvc.config import ProbeSettings
+    from camsvc.paths import cache_dir, ffmpeg_exe
+    from camsvc.probing.stream import capture_options, probe
+    from camsvc.simulate import footage
+
+    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", capture_options("tcp"))
+    raw = footage.ensure_scene(cache_dir(), "street-a").sub.path
+    mp4 = tmp_path / "slow.mp4"
+    # re-encoded at 1 fps (the clip's own timing info would outlive a remux with another rate)
+    cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(raw), "-vf", "fps=1"]
+    cmd += ["-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", "2", str(mp4)]
+    subprocess.run(cmd, check=True, timeout=60)
+    with Simulator(roadside=0, household=0, extra_streams={"slow": mp4}, out_dir=tmp_path / "out") as s:
+        r = probe(s.extra_url("slow"), settings=ProbeSettings(window_s=2.5, read_timeout_s=3.0))
+    assert r.ok, (r.error, r.detail)
+    assert r.fps is not None and 0.8 <= r.fps <= 1.25, r.fps
