@@ -401,10 +401,8 @@ def prepare_extra(cache_dir: Path, name: str, src: Path) -> Clip:
 
 
 def _probe_fps(src: Path) -> float:
-    """The frame rate the file's video stream declares (its timestamps), read with PyAV: OpenCV takes
-    process-wide FFmpeg options from the environment, and the prober's (``protocol_whitelist`` without
-    ``file``, inherited by a simulator started from a probing process) made every local file unreadable,
-    so each extra stream played at the default 5 fps, low-frame-rate clips included."""
+    """The frame rate the file's video stream declares, read with PyAV (unlike OpenCV it takes no FFmpeg
+    options from the environment); a file with no readable video stream is an error, not 5 fps."""
     import av
 
     try:

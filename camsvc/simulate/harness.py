@@ -130,7 +130,10 @@ class Simulator:
         return [*cmd, "serve"]
 
     def environment(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The prober's process-wide OpenCV FFmpeg options (camsvc.probing.stream.configure_opencv_env) are
+        # not the simulator's: their protocol whitelist has no ``file``, and the simulator reads local clips.
+        env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_CAPTURE_OPTIONS"}
+        return {**env, "PYTHONUNBUFFERED": "1"}
 
     def start(self, timeout_s: float = 300.0) -> Simulator:
         """Start the simulator; block until every camera serves (first run encodes footage: ~10 s)."""
