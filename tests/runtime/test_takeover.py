@@ -256,9 +256,16 @@ def test_sqlite_leader_whose_lock_file_is_removed_steps_down(
             3 * a.retry_s + 2,
             "the leader to notice its lock file is gone",
         )
-        wait_for(lambda: a.is_leader != b.is_leader, 10, "exactly one leader")
+
+        # is_leader stays true while a process that lost its lock stops its workers (it still runs leader
+        # work until they are stopped), so wait until one process leads and holds the lock it leads by.
+        def one_leader_holding() -> bool:
+            leaders = [r for r in (a, b) if r.is_leader]
+            return len(leaders) == 1 and leaders[0].leader.held()
+
+        wait_for(one_leader_holding, 10, "exactly one leader, holding the new lock file")
         leader = a if a.is_leader else b
-        assert leader.leader.held()
+        assert not (a if leader is b else b).is_leader
         wait_for(
             lambda: all(w["alive"] for w in leader.workers()), 20, "the leader's workers", leader.workers
         )
