@@ -57,6 +57,15 @@ def _kind(url: str) -> StreamKind:
     return StreamKind.RTSP if url.startswith("rtsp") else StreamKind.MJPEG
 
 
+def keep_last_frame(result: ProbeResult) -> None:
+    """Pool postprocess of ``--ship-last``: what the service's worker ships. Its picture step
+    (:func:`camsvc.picture.measure.postprocess`) measures the frames in the worker and keeps the last one;
+    this keeps the last one without measuring, so the run counts the probe and its shipping, not the picture
+    analysis."""
+    if len(result.frames) > 1:
+        result.frames, result.frame_times = result.frames[-1:], result.frame_times[-1:]
+
+
 def _strip(r: ProbeResult) -> ProbeResult:
     r.frames, r.frame_times = [], []  # the bench only counts them: do not hold 5 MB per camera
     return r
@@ -258,6 +267,12 @@ def _floor(settings: ProbeSettings, targets: list[tuple[str, str]], threads: int
     show_default=True,
     help="Ship the decoded frames back to the caller (what picture analysis in the parent needs).",
 )
+@click.option(
+    "--ship-last",
+    is_flag=True,
+    help="Ship only the last decoded frame back, as the service does (its worker measures the frames "
+    "and keeps the last). Needs --isolation pool and --keep-frames.",
+)
 @click.option("--skip-script", is_flag=True, help="Skip the subprocess-per-camera comparison.")
 @click.option("--floor-sample", type=click.IntRange(1, 5000), default=40, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True, help="Which cameras get the faults.")
@@ -274,6 +289,7 @@ def sweep(
     engine: str | None,
     isolation: str,
     keep_frames: bool,
+    ship_last: bool,
     skip_script: bool,
     floor_sample: int,
     seed: int,
@@ -284,6 +300,10 @@ def sweep(
     from camsvc.probing.pool import ProbePool
     from camsvc.simulate.harness import Simulator
 
+    if ship_last and (isolation != "pool" or not keep_frames):
+        raise click.UsageError(
+            "--ship-last needs --isolation pool and --keep-frames (only a pool ships frames)"
+        )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     base = load_settings().probe
     updates: dict[str, Any] = {}
@@ -307,6 +327,7 @@ def sweep(
         "isolation": isolation,
         "stream": stream,
         "keep_frames": keep_frames,
+        "ship_last": ship_last,
     }
     with Simulator(roadside=roadside, household=household) as sim:
         cpu = _tree_cpu_without(sim.pid)
@@ -335,7 +356,9 @@ def sweep(
         try:
             if isolation == "pool":
                 t = time.monotonic()
-                pool_ctx = ProbePool(settings)
+                pool_ctx = ProbePool(
+                    settings, postprocess="camsvc.bench.sweep:keep_last_frame" if ship_last else None
+                )
                 pool_ctx.start()
                 report["pool_startup_s"] = round(time.monotonic() - t, 2)
 
@@ -482,7 +505,8 @@ def _print(report: dict[str, Any]) -> None:
     s = report["settings"]
     click.echo(
         f"\nfleet {report['fleet']}  workers {s['workers']} x threads {s['threads_per_worker']}, "
-        f"budget {s['budget_s']} s, max_frames {s['max_frames']}, engine {s['engine']}, stream {report['stream']}, keep_frames {report['keep_frames']}"
+        f"budget {s['budget_s']} s, max_frames {s['max_frames']}, engine {s['engine']}, stream {report['stream']}, "
+        f"keep_frames {report['keep_frames']}{' (last frame only)' if report.get('ship_last') else ''}"
     )
     click.echo(table(rows))
     click.echo(f"faults classified: {report['fault_classification']}")

@@ -146,3 +146,15 @@ def test_postprocess_runs_in_the_worker_and_frames_stay_there(quick: ProbeSettin
     assert full.ok and full.metrics["frames_seen_in_worker"] == len(full.frames) >= 2
     with pytest.raises(ValueError):
         ProbePool(settings, postprocess="no-colon")
+
+
+def test_bench_ship_last_ships_one_frame_of_many(quick: ProbeSettings, serve: Serve) -> None:
+    """``camsvc bench sweep --ship-last`` measures what the service ships: the last decoded frame only."""
+    srv = serve(S.http_camera("mjpeg"))
+    settings = quick.model_copy(update={"workers": 1, "threads_per_worker": 1})
+    with ProbePool(settings) as p:
+        every = p.submit(srv.url("http", "/video"), keep_frames=True).result(10)
+    with ProbePool(settings, postprocess="camsvc.bench.sweep:keep_last_frame") as p:
+        last = p.submit(srv.url("http", "/video"), keep_frames=True).result(10)
+    assert every.ok and len(every.frames) >= 2
+    assert last.ok and len(last.frames) == len(last.frame_times) == 1 and last.frames_decoded >= 2
