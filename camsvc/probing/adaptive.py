@@ -40,6 +40,9 @@ class DepthTracker:
         self.settings = settings
         self._lock = threading.Lock()
         self._states: dict[str, DepthState] = {}
+        # One token per camera watched since it was last forgotten: a probe that was in flight when its
+        # camera was deleted or given another URL finds another token (or none) and teaches nothing.
+        self._tokens: dict[str, object] = {}
 
     def next(self, camera_id: str) -> ProbeDepth:
         if self.settings.engine != "packets":
@@ -49,17 +52,20 @@ class DepthTracker:
         return choose(state, self.settings.light_after_healthy, self.settings.full_every)
 
     def record(self, camera_id: str, result: ProbeResult) -> None:
+        with self._lock:
+            self._record(camera_id, result)
+
+    def _record(self, camera_id: str, result: ProbeResult) -> None:
         full = result.depth in (None, "full", "escalated")
         different = result.depth == "escalated" or bool(result.faults)
-        with self._lock:
-            state = self._states.get(camera_id, DepthState())
-            self._states[camera_id] = update(
-                state,
-                ok=result.ok,
-                full=full,
-                different=different,
-                profile=profile_from_result(result),
-            )
+        state = self._states.get(camera_id, DepthState())
+        self._states[camera_id] = update(
+            state,
+            ok=result.ok,
+            full=full,
+            different=different,
+            profile=profile_from_result(result),
+        )
 
     def degraded(self, camera_id: str) -> None:
         """The camera's picture was judged faulty: its next checks are full."""
@@ -68,10 +74,16 @@ class DepthTracker:
             self._states[camera_id] = update(state, ok=True, full=True, different=False, degraded=True)
 
     def watch(self, camera_id: str, fut: Future[ProbeResult]) -> None:
+        """Record *fut*'s result when it completes, unless the camera was forgotten in the meantime."""
+        with self._lock:
+            token = self._tokens.setdefault(camera_id, object())
+
         def done(f: Future[ProbeResult]) -> None:
             if f.cancelled() or f.exception() is not None:
                 return
-            self.record(camera_id, f.result())
+            with self._lock:
+                if self._tokens.get(camera_id) is token:
+                    self._record(camera_id, f.result())
 
         fut.add_done_callback(done)
 
@@ -83,6 +95,7 @@ class DepthTracker:
     def forget(self, camera_id: str) -> None:
         with self._lock:
             self._states.pop(camera_id, None)
+            self._tokens.pop(camera_id, None)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -120,3 +120,25 @@ def test_a_picture_judged_faulty_gets_full_checks_again() -> None:
     assert tracker.next("c1").full is False
     tracker.degraded("c1")
     assert tracker.next("c1").full is True
+
+
+def test_a_probe_in_flight_when_its_camera_is_forgotten_teaches_nothing() -> None:
+    """A camera deleted (or given another URL) while its probe runs: the probe's result, arriving after
+    the forget, neither brings the deleted camera back nor teaches the new stream the old one's packets."""
+    from concurrent.futures import Future
+
+    from camsvc.config import ProbeSettings
+    from camsvc.probing.adaptive import DepthTracker
+    from camsvc.probing.result import ProbeResult
+
+    tracker = DepthTracker(ProbeSettings(engine="packets", light_after_healthy=1, full_every=10))
+    stale: Future[ProbeResult] = Future()
+    tracker.watch("c1", stale)
+    tracker.forget("c1")
+    stale.set_result(ProbeResult(url="rtsp://127.0.0.1/old", ok=True, depth="full"))
+    assert "c1" not in tracker.snapshot()
+
+    fresh: Future[ProbeResult] = Future()  # watched after the forget: recorded as usual
+    tracker.watch("c1", fresh)
+    fresh.set_result(ProbeResult(url="rtsp://127.0.0.1/new", ok=True, depth="full"))
+    assert tracker.snapshot()["c1"].healthy_streak == 1
