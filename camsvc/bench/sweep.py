@@ -57,15 +57,6 @@ def _kind(url: str) -> StreamKind:
     return StreamKind.RTSP if url.startswith("rtsp") else StreamKind.MJPEG
 
 
-def keep_last_frame(result: ProbeResult) -> None:
-    """Pool postprocess of ``--ship-last``: what the service's worker ships. Its picture step
-    (:func:`camsvc.picture.measure.postprocess`) measures the frames in the worker and keeps the last one;
-    this keeps the last one without measuring, so the run counts the probe and its shipping, not the picture
-    analysis."""
-    if len(result.frames) > 1:
-        result.frames, result.frame_times = result.frames[-1:], result.frame_times[-1:]
-
-
 def _strip(r: ProbeResult) -> ProbeResult:
     r.frames, r.frame_times = [], []  # the bench only counts them: do not hold 5 MB per camera
     return r
@@ -357,7 +348,7 @@ def sweep(
             if isolation == "pool":
                 t = time.monotonic()
                 pool_ctx = ProbePool(
-                    settings, postprocess="camsvc.bench.sweep:keep_last_frame" if ship_last else None
+                    settings, postprocess="camsvc.picture.measure:keep_last_frame" if ship_last else None
                 )
                 pool_ctx.start()
                 report["pool_startup_s"] = round(time.monotonic() - t, 2)

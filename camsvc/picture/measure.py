@@ -372,6 +372,12 @@ def postprocess(result: Any) -> None:
     frames = list(result.frames)
     times = list(getattr(result, "frame_times", None) or [])
     result.metrics = measure(frames, times if len(times) == len(frames) else None).flat()
+    keep_last_frame(result)
+
+
+def keep_last_frame(result: Any) -> None:
+    """Keep only a result's last frame: what the worker ships back after measuring (``camsvc bench sweep
+    --ship-last`` runs this alone, to count the probe and its shipping without the picture analysis)."""
     if len(result.frames) > 1:
         result.frames = result.frames[-1:]
         result.frame_times = result.frame_times[-1:]

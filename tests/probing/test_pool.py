@@ -154,7 +154,7 @@ def test_bench_ship_last_ships_one_frame_of_many(quick: ProbeSettings, serve: Se
     settings = quick.model_copy(update={"workers": 1, "threads_per_worker": 1})
     with ProbePool(settings) as p:
         every = p.submit(srv.url("http", "/video"), keep_frames=True).result(10)
-    with ProbePool(settings, postprocess="camsvc.bench.sweep:keep_last_frame") as p:
+    with ProbePool(settings, postprocess="camsvc.picture.measure:keep_last_frame") as p:
         last = p.submit(srv.url("http", "/video"), keep_frames=True).result(10)
     assert every.ok and len(every.frames) >= 2
     assert last.ok and len(last.frames) == len(last.frame_times) == 1 and last.frames_decoded >= 2
